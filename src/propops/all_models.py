@@ -1,0 +1,9 @@
+"""Imports every domain's models so that ``Base.metadata`` is complete (for Alembic and tests)."""
+
+from propops.auth import models as auth_models  # noqa: F401
+from propops.contractors import models as contractors_models  # noqa: F401
+from propops.core import audit  # noqa: F401
+from propops.core.db import Base
+from propops.jobs import models as jobs_models  # noqa: F401
+
+metadata = Base.metadata

@@ -1,0 +1,357 @@
+"""Accounts, sessions and permission resolution. No HTTP here.
+
+The per-request authentication is one indexed query (token hash -> token, user and the permissions
+epoch) on a pooled connection, without an ORM session; resolved permission sets are cached per
+process and dropped whenever the shared epoch moves, so a revoked token or a revoked permission
+fails on its very next request in every process.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from propops.auth.models import (
+    STATUS_ACTIVE,
+    STATUS_DISABLED,
+    AccountStatus,
+    AccountType,
+    ApiToken,
+    LoginFailure,
+    Permission,
+    Role,
+    RolePermission,
+    SystemState,
+    User,
+    UserPermission,
+)
+from propops.core import audit
+from propops.core.clock import as_utc, iso, utcnow
+from propops.core.context import AppContext
+from propops.core.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unauthorized
+from propops.core.security import (
+    csrf_token_for,
+    hash_password,
+    new_token,
+    token_hash,
+    verify_password,
+)
+
+EPOCH_KEY = "permissions_epoch"
+EMAIL_RE = re.compile(r"^[^@\s<>\"']{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]{1,63})+$")
+BAD_CREDENTIALS = "Invalid email or password."
+
+
+@dataclass
+class Principal:
+    """The authenticated caller of one request."""
+
+    user_id: int
+    uuid: str
+    email: str
+    first_name: str
+    last_name: str
+    account_type_id: int
+    role_id: int
+    token_id: int
+    session_hash: str
+    permissions: frozenset[str]
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def has(self, key: str) -> bool:
+        return key in self.permissions
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def validate_email(email: str, field_name: str = "email") -> str:
+    value = normalise_email(email)
+    if len(value) > 254 or not EMAIL_RE.match(value):
+        raise InvalidInput.field(field_name, "must be a valid email address")
+    return value
+
+
+def validate_password(password: str) -> str:
+    if len(password) < 8:
+        raise InvalidInput.field("password", "must be at least 8 characters")
+    if len(password) > 256:
+        raise InvalidInput.field("password", "must be at most 256 characters")
+    return password
+
+
+# --- authentication fast path -------------------------------------------------------------------
+
+_AUTH_STMT = (
+    select(
+        ApiToken.id,
+        ApiToken.expires_at,
+        ApiToken.revoked_at,
+        User.id,
+        User.uuid,
+        User.email,
+        User.first_name,
+        User.last_name,
+        User.account_type_id,
+        User.role_id,
+        User.account_status_id,
+        select(SystemState.value).where(SystemState.key == EPOCH_KEY).scalar_subquery(),
+    )
+    .join(User, User.id == ApiToken.user_id)
+    .where(ApiToken.token_hash == bindparam("h"))
+)
+_ROLE_PERMS = select(RolePermission.permission_key).where(RolePermission.role_id == bindparam("r"))
+_USER_PERMS = select(UserPermission.permission_key, UserPermission.granted).where(
+    UserPermission.user_id == bindparam("u")
+)
+
+
+async def authenticate_token(ctx: AppContext, raw_token: str) -> Principal:
+    if not raw_token or len(raw_token) > 512:
+        raise Unauthorized("Invalid or expired token.")
+    hashed = token_hash(ctx.settings.secret_key, raw_token)
+    async with ctx.db.engine.connect() as conn:
+        row = (await conn.execute(_AUTH_STMT, {"h": hashed})).first()
+        if row is None:
+            raise Unauthorized("Invalid or expired token.")
+        (token_id, expires_at, revoked_at, user_id, user_uuid, email, first, last,
+         account_type_id, role_id, status_id, epoch) = row
+        if revoked_at is not None:
+            raise Unauthorized("This session has been revoked. Please log in again.")
+        if as_utc(expires_at) <= utcnow():
+            raise Unauthorized("This session has expired. Please log in again.")
+        if status_id != STATUS_ACTIVE:
+            raise Unauthorized("This account is disabled.")
+        epoch = int(epoch or 0)
+        cached = ctx.permission_cache.get(user_id)
+        if cached is not None and cached[0] == epoch:
+            perms = cached[1]
+        else:
+            role_keys = {r[0] for r in await conn.execute(_ROLE_PERMS, {"r": role_id})}
+            for key, granted in await conn.execute(_USER_PERMS, {"u": user_id}):
+                if granted:
+                    role_keys.add(key)
+                else:
+                    role_keys.discard(key)
+            perms = frozenset(role_keys)
+            ctx.permission_cache[user_id] = (epoch, perms)
+    return Principal(
+        user_id=user_id, uuid=user_uuid, email=email, first_name=first, last_name=last,
+        account_type_id=account_type_id, role_id=role_id, token_id=token_id, session_hash=hashed,
+        permissions=perms,
+    )
+
+
+def csrf_token(ctx: AppContext, principal: Principal) -> str:
+    return csrf_token_for(ctx.settings.secret_key, principal.session_hash)
+
+
+async def bump_permissions_epoch(session: AsyncSession) -> None:
+    """Call in the same transaction as any change to roles, grants or role assignment."""
+    await session.execute(
+        update(SystemState).where(SystemState.key == EPOCH_KEY).values(value=SystemState.value + 1)
+    )
+
+
+# --- login, sessions ----------------------------------------------------------------------------
+
+
+async def _check_throttle(session: AsyncSession, ctx: AppContext, email: str, ip: str) -> None:
+    s = ctx.settings
+    since = utcnow() - timedelta(seconds=s.login_window_seconds)
+    by_email = (
+        await session.execute(
+            select(func.count(), func.min(LoginFailure.created_at)).where(
+                LoginFailure.email == email, LoginFailure.created_at > since
+            )
+        )
+    ).one()
+    by_ip = (
+        await session.execute(
+            select(func.count(), func.min(LoginFailure.created_at)).where(
+                LoginFailure.ip_address == ip, LoginFailure.created_at > since
+            )
+        )
+    ).one()
+    oldest: datetime | None = None
+    if by_email[0] >= s.login_max_failures_per_account:
+        oldest = by_email[1]
+    if by_ip[0] >= s.login_max_failures_per_ip:
+        oldest = by_ip[1] if oldest is None else min(as_utc(oldest), as_utc(by_ip[1]))
+    if oldest is not None:
+        retry = int((as_utc(oldest) + timedelta(seconds=s.login_window_seconds) - utcnow()).total_seconds()) + 1
+        raise TooManyRequests(
+            "Too many failed login attempts. Please wait before trying again.",
+            headers={"Retry-After": str(max(1, retry))},
+        )
+
+
+async def login(
+    ctx: AppContext, *, email: str, password: str, ip: str, user_agent: str | None
+) -> tuple[str, ApiToken, User, AccountType]:
+    """Same reply and the same argon2 cost for an unknown email and a wrong password."""
+    email_n = normalise_email(email)[:254]
+    async with ctx.db.sessionmaker() as session:
+        await _check_throttle(session, ctx, email_n, ip)
+        user = (await session.execute(select(User).where(User.email == email_n))).scalar_one_or_none()
+        valid = verify_password(password, user.password_hash if user else None)
+        if user is None or not valid or user.account_status_id != STATUS_ACTIVE:
+            session.add(LoginFailure(email=email_n, ip_address=ip))
+            await session.commit()
+            raise Unauthorized(BAD_CREDENTIALS)
+        await session.execute(delete(LoginFailure).where(LoginFailure.email == email_n))
+        raw, token = await _issue(session, ctx, user, kind="login", ip=ip, user_agent=user_agent)
+        account_type = await session.get_one(AccountType, user.account_type_id)
+        await session.commit()
+        return raw, token, user, account_type
+
+
+async def _issue(
+    session: AsyncSession, ctx: AppContext, user: User, *, kind: str, ip: str | None = None,
+    user_agent: str | None = None, platform: str | None = None, device_type: str | None = None,
+    app_version: str | None = None,
+) -> tuple[str, ApiToken]:
+    raw = new_token()
+    hours = ctx.settings.mobile_token_lifetime_hours if kind == "mobile" else ctx.settings.token_lifetime_hours
+    token = ApiToken(
+        user_id=user.id, token_hash=token_hash(ctx.settings.secret_key, raw), kind=kind,
+        expires_at=utcnow() + timedelta(hours=hours), ip_address=ip,
+        user_agent=(user_agent or "")[:255] or None, platform=platform, device_type=device_type,
+        app_version=app_version,
+    )
+    session.add(token)
+    await session.flush()
+    return raw, token
+
+
+async def issue_token(session: AsyncSession, ctx: AppContext, user: User, *, kind: str = "login",
+                      **meta: Any) -> tuple[str, ApiToken]:
+    return await _issue(session, ctx, user, kind=kind, **meta)
+
+
+async def revoke_session(session: AsyncSession, token_id: int) -> None:
+    await session.execute(
+        update(ApiToken).where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow())
+    )
+
+
+async def revoke_all_sessions(session: AsyncSession, user_id: int) -> int:
+    result = await session.execute(
+        update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow())
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def mobile_session(
+    session: AsyncSession, ctx: AppContext, *, raw_token: str, platform: str | None,
+    device_type: str | None, app_version: str | None, ip: str | None,
+) -> tuple[str, Principal, User]:
+    principal = await authenticate_token(ctx, raw_token)
+    if not principal.has("api.security.mobile_auth.use"):
+        raise Unauthorized("This account may not open mobile sessions.")
+    user = await session.get_one(User, principal.user_id)
+    raw, token = await _issue(session, ctx, user, kind="mobile", ip=ip, platform=platform,
+                              device_type=device_type, app_version=app_version)
+    new_principal = Principal(**{**principal.__dict__, "token_id": token.id,
+                                 "session_hash": token.token_hash, "cache": {}})
+    return raw, new_principal, user
+
+
+# --- users --------------------------------------------------------------------------------------
+
+
+async def get_role(session: AsyncSession, role: int | str) -> Role:
+    stmt = select(Role).where(Role.id == role) if isinstance(role, int) else select(Role).where(Role.name == role)
+    found = (await session.execute(stmt)).scalar_one_or_none()
+    if found is None:
+        raise InvalidInput.field("role", f"unknown role {role!r}")
+    return found
+
+
+async def default_role_for(session: AsyncSession, account_type_id: int) -> Role:
+    role = (
+        await session.execute(
+            select(Role).where(Role.account_type_id == account_type_id, Role.is_active.is_(True))
+            .order_by(Role.level.desc(), Role.id)
+        )
+    ).scalars().first()
+    if role is None:
+        raise InvalidInput.field("account_type_id", "no role exists for this account type")
+    return role
+
+
+async def create_user(
+    session: AsyncSession, *, email: str, password: str, account_type_id: int, role: int | str | None = None,
+    first_name: str = "", last_name: str = "", phone: str | None = None, actor_id: int | None = None,
+) -> User:
+    email_n = validate_email(email)
+    validate_password(password)
+    if await session.get(AccountType, account_type_id) is None:
+        raise InvalidInput.field("account_type_id", "unknown account type")
+    role_obj = await get_role(session, role) if role is not None else await default_role_for(session, account_type_id)
+    if role_obj.account_type_id != account_type_id:
+        raise InvalidInput.field("role", "role belongs to another account type")
+    exists = (await session.execute(select(User.id).where(User.email == email_n))).first()
+    if exists:
+        raise Conflict("An account with this email already exists.",
+                       errors=[{"field": "email", "message": "already in use"}])
+    user = User(email=email_n, password_hash=hash_password(password), account_type_id=account_type_id,
+                role_id=role_obj.id, first_name=first_name, last_name=last_name, phone=phone)
+    session.add(user)
+    await session.flush()
+    await audit.record(session, user_id=actor_id, action="create", entity="user", entity_id=user.id,
+                       after={"email": email_n, "account_type_id": account_type_id, "role_id": role_obj.id})
+    return user
+
+
+async def get_user_by_uuid(session: AsyncSession, user_uuid: str) -> User:
+    user = (await session.execute(select(User).where(User.uuid == user_uuid))).scalar_one_or_none()
+    if user is None:
+        raise NotFound("User not found.")
+    return user
+
+
+async def set_user_active(session: AsyncSession, user: User, active: bool, *, actor_id: int | None) -> None:
+    """Disabling an account also revokes every session it holds."""
+    before = user.account_status_id
+    user.account_status_id = STATUS_ACTIVE if active else STATUS_DISABLED
+    if not active:
+        await revoke_all_sessions(session, user.id)
+    await session.flush()
+    await audit.record(session, user_id=actor_id, action="toggle_status", entity="user", entity_id=user.id,
+                       before={"account_status_id": before}, after={"account_status_id": user.account_status_id})
+
+
+async def user_payload(session: AsyncSession, user: User) -> dict[str, Any]:
+    """The reference's user object."""
+    names = (
+        await session.execute(
+            select(AccountType.name, AccountStatus.name, Role.name)
+            .select_from(User)
+            .join(AccountType, AccountType.id == User.account_type_id)
+            .join(AccountStatus, AccountStatus.id == User.account_status_id)
+            .join(Role, Role.id == User.role_id)
+            .where(User.id == user.id)
+        )
+    ).one()
+    return {
+        "ID": user.id, "uuid": user.uuid, "first_name": user.first_name, "last_name": user.last_name,
+        "email": user.email, "phone": user.phone, "account_type_id": user.account_type_id,
+        "account_type_name": names[0], "account_status_id": user.account_status_id,
+        "account_status_name": names[1], "branch_id": user.branch_id, "role_id": user.role_id,
+        "role_name": names[2], "created_at": iso(user.created_at),
+    }
+
+
+async def permission_keys(session: AsyncSession) -> set[str]:
+    return set((await session.execute(select(Permission.key))).scalars())

@@ -1,0 +1,180 @@
+"""The ``propops`` command line: serve, migrate, seed demo data, manage accounts and tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Annotated
+
+import typer
+from sqlalchemy import select
+
+from propops.core.settings import Settings, get_settings
+
+app = typer.Typer(help="PropOps property-maintenance operations service.", no_args_is_help=True,
+                  add_completion=False)
+db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ValueError as exc:
+        typer.echo(f"Configuration error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] = "heads") -> None:
+    """Apply migrations up to REVISION (default: latest)."""
+    from propops.core.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url, revision)
+    typer.echo(f"Database at {revision}.")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision")]) -> None:
+    """Revert migrations down to REVISION ('base' empties the database)."""
+    from propops.core.migrate import downgrade
+
+    downgrade(_settings().database_url, revision)
+    typer.echo(f"Database at {revision}.")
+
+
+async def _seed_and_report(settings: Settings, *, only_if_empty: bool) -> bool:
+    from propops.auth.models import User
+    from propops.auth.service import issue_token
+    from propops.core.context import AppContext
+    from propops.core.db import Database
+    from propops.core.ratelimit import MemoryRateLimitStore
+    from propops.demo import is_empty, seed_demo
+
+    db = Database(settings.database_url)
+    try:
+        if only_if_empty and not await is_empty(db):
+            typer.echo("Database already holds data; demo data not seeded (use `propops seed-demo` on an empty one).")
+            return False
+        if not only_if_empty and not await is_empty(db):
+            typer.echo("Database is not empty; refusing to seed demo data twice.", err=True)
+            raise typer.Exit(1)
+        demo = await seed_demo(db, settings.demo_password)
+        ctx = AppContext(settings=settings, db=db, rate_limits=MemoryRateLimitStore())
+        async with db.sessionmaker() as session, session.begin():
+            admin = (await session.execute(select(User).where(User.email == "admin@example.com"))).scalar_one()
+            raw, _ = await issue_token(session, ctx, admin)
+        source = "PROPOPS_DEMO_PASSWORD" if settings.demo_password else "generated for this database"
+        typer.echo("\nDemo data seeded. Accounts (password " + source + "):")
+        typer.echo(f"  password:   {demo.password}")
+        typer.echo("  staff:      admin@example.com (SysOps), manager@example.com (Branch Manager), "
+                   "finance@example.com (Finance)")
+        typer.echo("  agents:     agent001@example.com ... agent015@example.com")
+        typer.echo("  contractors: contractor001@example.com ... contractor030@example.com")
+        typer.echo(f"  admin bearer token: {raw}\n")
+        return True
+    finally:
+        await db.dispose()
+
+
+@app.command("seed-demo")
+def seed_demo_cmd() -> None:
+    """Seed demo data into an empty, migrated database and print the accounts."""
+    asyncio.run(_seed_and_report(_settings(), only_if_empty=False))
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    no_demo: Annotated[bool, typer.Option("--no-demo", help="Do not seed demo data")] = False,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
+) -> None:
+    """Migrate, seed demo data into an empty database, print demo credentials, then serve HTTP."""
+    import uvicorn
+
+    from propops.core.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    if not no_demo:
+        asyncio.run(_seed_and_report(settings, only_if_empty=True))
+    typer.echo(f"PropOps on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
+    uvicorn.run("propops.main:asgi", factory=True, host=host, port=port, workers=workers,
+                log_level=settings.log_level.lower(), access_log=False)
+
+
+@app.command("create-user")
+def create_user_cmd(
+    email: Annotated[str, typer.Option(help="Login email")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, help="Password (>= 8 chars)")],
+    account_type: Annotated[str, typer.Option(help="Staff | Agent | Contractor (or id 1/2/5)")] = "Staff",
+    role: Annotated[str | None, typer.Option(help="Role name, e.g. SysOps")] = None,
+    first_name: Annotated[str, typer.Option()] = "",
+    last_name: Annotated[str, typer.Option()] = "",
+) -> None:
+    """Create a login account."""
+    from propops.auth.models import AccountType
+    from propops.auth.service import create_user
+    from propops.core.db import Database
+    from propops.core.errors import AppError
+
+    async def run() -> None:
+        db = Database(_settings().database_url)
+        try:
+            async with db.sessionmaker() as session, session.begin():
+                if account_type.isdigit():
+                    at_id = int(account_type)
+                else:
+                    found = (await session.execute(
+                        select(AccountType.id).where(AccountType.name.ilike(account_type)))).scalar_one_or_none()
+                    if found is None:
+                        raise typer.BadParameter(f"unknown account type {account_type!r}")
+                    at_id = found
+                user = await create_user(session, email=email, password=password, account_type_id=at_id,
+                                         role=role, first_name=first_name, last_name=last_name)
+                typer.echo(f"Created {user.email} (uuid {user.uuid}).")
+        except AppError as exc:
+            typer.echo(f"Error: {exc.message}", err=True)
+            raise typer.Exit(1) from exc
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+
+
+@app.command("issue-token")
+def issue_token_cmd(email: Annotated[str, typer.Option(help="Account email")]) -> None:
+    """Print a new bearer token for an existing, active account."""
+    from propops.auth.models import User
+    from propops.auth.service import issue_token, normalise_email
+    from propops.core.context import AppContext
+    from propops.core.db import Database
+    from propops.core.ratelimit import MemoryRateLimitStore
+
+    async def run() -> None:
+        settings = _settings()
+        db = Database(settings.database_url)
+        try:
+            ctx = AppContext(settings=settings, db=db, rate_limits=MemoryRateLimitStore())
+            async with db.sessionmaker() as session, session.begin():
+                user = (await session.execute(
+                    select(User).where(User.email == normalise_email(email)))).scalar_one_or_none()
+                if user is None or not user.is_active:
+                    typer.echo("No active account with that email.", err=True)
+                    raise typer.Exit(1)
+                raw, token = await issue_token(session, ctx, user)
+            typer.echo(raw)
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

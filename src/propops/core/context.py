@@ -1,0 +1,27 @@
+"""Per-app runtime state (settings, database, rate-limit store, caches), kept on ``app.state``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+
+from propops.core.db import Database
+from propops.core.ratelimit import RateLimitStore
+from propops.core.settings import Settings
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    db: Database
+    rate_limits: RateLimitStore
+    # user_id -> (permissions epoch, resolved keys); invalidated by the epoch read on each request.
+    permission_cache: dict[int, tuple[int, frozenset[str]]] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def get_ctx(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx

@@ -1,0 +1,146 @@
+"""The outermost ASGI layer: request id, IP rate limit, body-size cap, timing headers, last-resort 500.
+
+Written as plain ASGI (not ``BaseHTTPMiddleware``) because it runs on every request and the
+framework-floor benchmark counts every microsecond it adds.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from propops.core.context import AppContext
+from propops.core.db import db_time_ms
+from propops.core.envelope import failure
+from propops.core.ratelimit import RateLimitResult
+
+log = logging.getLogger("propops.request")
+
+REQUEST_BODY_SLACK = 1024 * 1024  # multipart framing and form fields around the largest upload
+
+
+def client_ip(scope: Scope) -> str:
+    client = scope.get("client")
+    return client[0] if client else "unknown"
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class PropOpsMiddleware:
+    def __init__(self, app: ASGIApp, ctx: AppContext) -> None:
+        self.app = app
+        self.ctx = ctx
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = uuid.uuid4().hex[:16]
+        bucket = [0.0]
+        token = db_time_ms.set(bucket)
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        settings = self.ctx.settings
+        limit: RateLimitResult | None = None
+        if settings.rate_limit_enabled:
+            limit = await self.ctx.rate_limits.hit(
+                f"ip:{client_ip(scope)}", settings.rate_limit_per_ip, settings.rate_limit_window_seconds
+            )
+            state["rate_limit"] = limit
+        response_started = False
+        status_code = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal response_started, status_code
+            if message["type"] == "http.response.start":
+                response_started = True
+                status_code = message["status"]
+                headers = list(message.get("headers", []))
+                headers.extend(self._headers(state, request_id, started, bucket))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        max_body = settings.max_upload_bytes + REQUEST_BODY_SLACK
+        declared = _content_length(scope)
+        try:
+            if limit is not None and limit.exceeded:
+                await self._reply(send_wrapper, 429, failure("Too many requests. Please retry later.",
+                                                              request_id=request_id),
+                                  [(b"retry-after", str(limit.retry_after).encode())])
+            elif declared is not None and declared > max_body:
+                await self._reply(send_wrapper, 413, failure("The request body is too large.",
+                                                              request_id=request_id))
+            else:
+                received = 0
+
+                async def limited_receive() -> Message:
+                    nonlocal received
+                    message = await receive()
+                    if message["type"] == "http.request":
+                        received += len(message.get("body", b""))
+                        if received > max_body:
+                            raise _BodyTooLarge
+                    return message
+
+                await self.app(scope, limited_receive, send_wrapper)
+        except _BodyTooLarge:
+            if not response_started:
+                await self._reply(send_wrapper, 413, failure("The request body is too large.",
+                                                              request_id=request_id))
+        except Exception:
+            log.exception("unhandled error request_id=%s path=%s", request_id, scope.get("path"))
+            if not response_started:
+                await self._reply(
+                    send_wrapper,
+                    500,
+                    failure("An unexpected error occurred. Please try again later.", request_id=request_id),
+                )
+        finally:
+            db_time_ms.reset(token)
+            log.info(
+                "%s %s %s %.1fms db=%.1fms id=%s",
+                scope.get("method"), scope.get("path"), status_code,
+                (time.perf_counter() - started) * 1000, bucket[0], request_id,
+            )
+
+    @staticmethod
+    def _headers(state: dict[str, Any], request_id: str, started: float, bucket: list[float]) -> list[tuple[bytes, bytes]]:
+        out = [
+            (b"x-request-id", request_id.encode()),
+            (b"x-response-time-ms", f"{(time.perf_counter() - started) * 1000:.2f}".encode()),
+            (b"x-db-query-time-ms", f"{bucket[0]:.2f}".encode()),
+        ]
+        limit: RateLimitResult | None = state.get("rate_limit")
+        if limit is not None:
+            out += [
+                (b"x-ratelimit-limit", str(limit.limit).encode()),
+                (b"x-ratelimit-remaining", str(max(0, limit.remaining)).encode()),
+                (b"x-ratelimit-reset", str(limit.reset_at).encode()),
+            ]
+        return out
+
+    @staticmethod
+    async def _reply(send: Send, status: int, body: dict[str, Any],
+                     extra: list[tuple[bytes, bytes]] | None = None) -> None:
+        payload = json.dumps(body).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+        await send({"type": "http.response.start", "status": status, "headers": headers + (extra or [])})
+        await send({"type": "http.response.body", "body": payload})
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None

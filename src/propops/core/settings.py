@@ -1,0 +1,80 @@
+"""Configuration from ``PROPOPS_*`` environment variables.
+
+Settings are built explicitly (``Settings()``) and handed to the app factory, never read at import
+time, so tests and several app instances in one process cannot leak configuration into each other.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "propops-insecure-development-secret-change-me"  # noqa: S105 - refused in production
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PROPOPS_", env_file=None, extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite+aiosqlite:///./propops.db"
+    storage_dir: Path = Path("./var/storage")
+    secret_key: str = DEFAULT_SECRET
+    log_level: str = "INFO"
+
+    # Tokens (the reference documents 90 days for login tokens and 365 for mobile sessions).
+    token_lifetime_hours: int = Field(default=24 * 90, ge=1)
+    mobile_token_lifetime_hours: int = Field(default=24 * 365, ge=1)
+
+    # Login throttling: failures within the window before 429.
+    login_max_failures_per_account: int = Field(default=5, ge=1)
+    login_max_failures_per_ip: int = Field(default=20, ge=1)
+    login_window_seconds: int = Field(default=15 * 60, ge=1)
+
+    # Request rate limits (fixed window), per client IP and per authenticated account.
+    rate_limit_enabled: bool = True
+    rate_limit_per_ip: int = Field(default=1200, ge=1)
+    rate_limit_per_account: int = Field(default=1200, ge=1)
+    rate_limit_window_seconds: int = Field(default=60, ge=1)
+    rate_limit_backend: Literal["memory", "redis"] = "memory"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+
+    # Outbound email.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_timeout_seconds: float = 10.0
+    mail_from: str = "PropOps <no-reply@propops.local>"
+    compliance_email: str = "compliance@propops.local"
+
+    # Demo data.
+    demo_password: str | None = None
+
+    # Files.
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+
+    @model_validator(mode="after")
+    def _refuse_default_secret_in_production(self) -> Settings:
+        if self.environment == "production" and (
+            self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32
+        ):
+            raise ValueError(
+                "PROPOPS_SECRET_KEY must be set to a random value of at least 32 characters "
+                "when PROPOPS_ENVIRONMENT=production"
+            )
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings from the environment, built once per process (for the CLI and the ASGI entry)."""
+    return Settings()

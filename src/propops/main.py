@@ -1,0 +1,107 @@
+"""The app factory: routers, middleware, exception handlers, lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from propops import __version__
+from propops.auth.deps import public
+from propops.core.context import AppContext
+from propops.core.db import Database
+from propops.core.envelope import failure
+from propops.core.errors import AppError
+from propops.core.middleware import PropOpsMiddleware
+from propops.core.ratelimit import make_store
+from propops.core.settings import Settings, get_settings
+
+log = logging.getLogger("propops")
+
+DESCRIPTION = """Property-maintenance operations API. Every endpoint except login, mobile token
+validation, health and these docs needs `Authorization: Bearer <token>`; every POST/PUT/PATCH/DELETE
+also needs the session's CSRF token (`csrf_token` field or `X-CSRF-Token` header) from
+`GET /api/security/csrf-token`."""
+
+
+def _routers() -> list[Any]:
+    """Domain routers, imported here so that importing ``main`` wires the whole API."""
+    from propops.auth.router import router as auth_router
+    from propops.contractors.router import router as contractors_router
+
+    return [auth_router, contractors_router]
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form", "cookie")]
+    return ".".join(parts) or "body"
+
+
+def _request_id(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(request: Request, exc: AppError) -> JSONResponse:
+        return JSONResponse(failure(exc.message, exc.errors, _request_id(request)), exc.status_code,
+                            headers=exc.headers or None)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = []
+        for err in exc.errors():
+            field = _field_name(tuple(err.get("loc", ())))
+            message = "is malformed JSON" if err.get("type") == "json_invalid" else str(err.get("msg", "invalid"))
+            errors.append({"field": field, "message": message})
+        fields = ", ".join(dict.fromkeys(e["field"] for e in errors))
+        return JSONResponse(failure(f"Invalid or missing required parameter: {fields}", errors,
+                                    _request_id(request)), 400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        messages = {404: "No endpoint matches this path.", 405: "This method is not allowed on this path."}
+        message = messages.get(exc.status_code) or str(exc.detail)
+        return JSONResponse(failure(message, None, _request_id(request)), exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    ctx = AppContext(settings=settings, db=Database(settings.database_url),
+                     rate_limits=make_store(settings.rate_limit_backend, settings.redis_url))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await ctx.rate_limits.close()
+            await ctx.db.dispose()
+
+    app = FastAPI(title="PropOps API", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.ctx = ctx
+    install_error_handlers(app)
+    for router in _routers():
+        app.include_router(router)
+
+    @app.get("/api/ping", dependencies=[public()], tags=["system"],
+             summary="Constant reply: the framework floor for benchmarks")
+    async def ping() -> dict[str, Any]:
+        return {"success": True, "data": {"pong": True}, "message": "Operation completed successfully"}
+
+    app.add_middleware(PropOpsMiddleware, ctx=ctx)
+    return app
+
+
+def asgi() -> FastAPI:
+    """Entry for ``uvicorn --factory propops.main:asgi`` (settings from the environment)."""
+    return create_app()
