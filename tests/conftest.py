@@ -149,8 +149,9 @@ class AuthedClient:
         headers.update(extra or {})
         return headers
 
-    async def request(self, method: str, url: str, *, csrf: bool = True, headers: dict[str, str] | None = None,
-                      **kw: Any) -> httpx.Response:
+    async def request(
+        self, method: str, url: str, *, csrf: bool = True, headers: dict[str, str] | None = None, **kw: Any
+    ) -> httpx.Response:
         return await self.http.request(method, url, headers=self._headers(method, csrf, headers), **kw)
 
     async def get(self, url: str, **kw: Any) -> httpx.Response:

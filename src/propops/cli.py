@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from typing import Annotated
 
 import typer
@@ -11,8 +10,7 @@ from sqlalchemy import select
 
 from propops.core.settings import Settings, get_settings
 
-app = typer.Typer(help="PropOps property-maintenance operations service.", no_args_is_help=True,
-                  add_completion=False)
+app = typer.Typer(help="PropOps property-maintenance operations service.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
@@ -68,8 +66,10 @@ async def _seed_and_report(settings: Settings, *, only_if_empty: bool) -> bool:
         source = "PROPOPS_DEMO_PASSWORD" if settings.demo_password else "generated for this database"
         typer.echo("\nDemo data seeded. Accounts (password " + source + "):")
         typer.echo(f"  password:   {demo.password}")
-        typer.echo("  staff:      admin@example.com (SysOps), manager@example.com (Branch Manager), "
-                   "finance@example.com (Finance)")
+        typer.echo(
+            "  staff:      admin@example.com (SysOps), manager@example.com (Branch Manager), "
+            "finance@example.com (Finance)"
+        )
         typer.echo("  agents:     agent001@example.com ... agent015@example.com")
         typer.echo("  contractors: contractor001@example.com ... contractor030@example.com")
         typer.echo(f"  admin bearer token: {raw}\n")
@@ -101,8 +101,15 @@ def serve(
     if not no_demo:
         asyncio.run(_seed_and_report(settings, only_if_empty=True))
     typer.echo(f"PropOps on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
-    uvicorn.run("propops.main:asgi", factory=True, host=host, port=port, workers=workers,
-                log_level=settings.log_level.lower(), access_log=False)
+    uvicorn.run(
+        "propops.main:asgi",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+    )
 
 
 @app.command("create-user")
@@ -127,13 +134,21 @@ def create_user_cmd(
                 if account_type.isdigit():
                     at_id = int(account_type)
                 else:
-                    found = (await session.execute(
-                        select(AccountType.id).where(AccountType.name.ilike(account_type)))).scalar_one_or_none()
+                    found = (
+                        await session.execute(select(AccountType.id).where(AccountType.name.ilike(account_type)))
+                    ).scalar_one_or_none()
                     if found is None:
                         raise typer.BadParameter(f"unknown account type {account_type!r}")
                     at_id = found
-                user = await create_user(session, email=email, password=password, account_type_id=at_id,
-                                         role=role, first_name=first_name, last_name=last_name)
+                user = await create_user(
+                    session,
+                    email=email,
+                    password=password,
+                    account_type_id=at_id,
+                    role=role,
+                    first_name=first_name,
+                    last_name=last_name,
+                )
                 typer.echo(f"Created {user.email} (uuid {user.uuid}).")
         except AppError as exc:
             typer.echo(f"Error: {exc.message}", err=True)
@@ -159,8 +174,9 @@ def issue_token_cmd(email: Annotated[str, typer.Option(help="Account email")]) -
         try:
             ctx = AppContext(settings=settings, db=db, rate_limits=MemoryRateLimitStore())
             async with db.sessionmaker() as session, session.begin():
-                user = (await session.execute(
-                    select(User).where(User.email == normalise_email(email)))).scalar_one_or_none()
+                user = (
+                    await session.execute(select(User).where(User.email == normalise_email(email)))
+                ).scalar_one_or_none()
                 if user is None or not user.is_active:
                     typer.echo("No active account with that email.", err=True)
                     raise typer.Exit(1)
@@ -177,4 +193,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

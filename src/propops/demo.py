@@ -50,16 +50,34 @@ async def seed_accounts(session: AsyncSession, demo: DemoContext) -> None:
         ("manager@example.com", ACCOUNT_STAFF, "Branch Manager", "Branch", "Manager", None),
         ("finance@example.com", ACCOUNT_STAFF, "Finance", "Finance", "Team", None),
     ]
-    rows += [(agent_email(i), ACCOUNT_AGENT, "Agent", f"Agent_{i:03d}", f"Surname_{i:03d}", None)
-             for i in range(1, N_AGENTS + 1)]
-    rows += [(contractor_email(i), ACCOUNT_CONTRACTOR, "Contractor", f"Contractor_{i:03d}", f"Surname_{i:03d}",
-              f"0770000{i + 1:04d}") for i in range(1, N_CONTRACTORS + 1)]
+    rows += [
+        (agent_email(i), ACCOUNT_AGENT, "Agent", f"Agent_{i:03d}", f"Surname_{i:03d}", None)
+        for i in range(1, N_AGENTS + 1)
+    ]
+    rows += [
+        (
+            contractor_email(i),
+            ACCOUNT_CONTRACTOR,
+            "Contractor",
+            f"Contractor_{i:03d}",
+            f"Surname_{i:03d}",
+            f"0770000{i + 1:04d}",
+        )
+        for i in range(1, N_CONTRACTORS + 1)
+    ]
     from propops.auth.models import Role
 
     roles = {r.name: r.id for r in (await session.execute(select(Role))).scalars()}
     for email, account_type, role, first, last, phone in rows:
-        user = User(email=email, password_hash=demo.password_hash, account_type_id=account_type,
-                    role_id=roles[role], first_name=first, last_name=last, phone=phone)
+        user = User(
+            email=email,
+            password_hash=demo.password_hash,
+            account_type_id=account_type,
+            role_id=roles[role],
+            first_name=first,
+            last_name=last,
+            phone=phone,
+        )
         session.add(user)
         demo.users[email] = user
     await session.flush()

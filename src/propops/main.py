@@ -50,8 +50,9 @@ def _request_id(request: Request) -> str | None:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> JSONResponse:
-        return JSONResponse(failure(exc.message, exc.errors, _request_id(request)), exc.status_code,
-                            headers=exc.headers or None)
+        return JSONResponse(
+            failure(exc.message, exc.errors, _request_id(request)), exc.status_code, headers=exc.headers or None
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -61,23 +62,27 @@ def install_error_handlers(app: FastAPI) -> None:
             message = "is malformed JSON" if err.get("type") == "json_invalid" else str(err.get("msg", "invalid"))
             errors.append({"field": field, "message": message})
         fields = ", ".join(dict.fromkeys(e["field"] for e in errors))
-        return JSONResponse(failure(f"Invalid or missing required parameter: {fields}", errors,
-                                    _request_id(request)), 400)
+        return JSONResponse(
+            failure(f"Invalid or missing required parameter: {fields}", errors, _request_id(request)), 400
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         messages = {404: "No endpoint matches this path.", 405: "This method is not allowed on this path."}
         message = messages.get(exc.status_code) or str(exc.detail)
-        return JSONResponse(failure(message, None, _request_id(request)), exc.status_code,
-                            headers=getattr(exc, "headers", None))
+        return JSONResponse(
+            failure(message, None, _request_id(request)), exc.status_code, headers=getattr(exc, "headers", None)
+        )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    ctx = AppContext(settings=settings, db=Database(settings.database_url),
-                     rate_limits=make_store(settings.rate_limit_backend, settings.redis_url))
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    ctx = AppContext(
+        settings=settings,
+        db=Database(settings.database_url),
+        rate_limits=make_store(settings.rate_limit_backend, settings.redis_url),
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -93,8 +98,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in _routers():
         app.include_router(router)
 
-    @app.get("/api/ping", dependencies=[public()], tags=["system"],
-             summary="Constant reply: the framework floor for benchmarks")
+    @app.get(
+        "/api/ping",
+        dependencies=[public()],
+        tags=["system"],
+        summary="Constant reply: the framework floor for benchmarks",
+    )
     async def ping() -> dict[str, Any]:
         return {"success": True, "data": {"pong": True}, "message": "Operation completed successfully"}
 

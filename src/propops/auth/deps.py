@@ -56,8 +56,9 @@ async def authenticate_request(request: Request, ctx: AppContext) -> Principal:
     principal = await authenticate_token(ctx, bearer_token(request))
     s = ctx.settings
     if s.rate_limit_enabled:
-        result = await ctx.rate_limits.hit(f"user:{principal.user_id}", s.rate_limit_per_account,
-                                           s.rate_limit_window_seconds)
+        result = await ctx.rate_limits.hit(
+            f"user:{principal.user_id}", s.rate_limit_per_account, s.rate_limit_window_seconds
+        )
         request.state.rate_limit = result.tighter(getattr(request.state, "rate_limit", None))
         if result.exceeded:
             raise TooManyRequests(headers={"Retry-After": str(result.retry_after)})

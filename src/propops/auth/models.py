@@ -47,9 +47,7 @@ class Role(Base):
 class RolePermission(Base):
     __tablename__ = "role_permissions"
     role_id: Mapped[int] = mapped_column(ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True)
-    permission_key: Mapped[str] = mapped_column(
-        ForeignKey("permissions.key", ondelete="CASCADE"), primary_key=True
-    )
+    permission_key: Mapped[str] = mapped_column(ForeignKey("permissions.key", ondelete="CASCADE"), primary_key=True)
 
 
 class UserPermission(Base):
@@ -57,9 +55,7 @@ class UserPermission(Base):
 
     __tablename__ = "user_permissions"
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
-    permission_key: Mapped[str] = mapped_column(
-        ForeignKey("permissions.key", ondelete="CASCADE"), primary_key=True
-    )
+    permission_key: Mapped[str] = mapped_column(ForeignKey("permissions.key", ondelete="CASCADE"), primary_key=True)
     granted: Mapped[bool] = mapped_column(Boolean, default=True)
 
 

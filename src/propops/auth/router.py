@@ -20,45 +20,74 @@ router = APIRouter(tags=["auth"])
 AUTH_ERRORS = error_responses(400, 401, 403, 429)
 
 
-@router.post("/api/auth/login", response_model=schemas.LoginResponse, dependencies=[public()],
-             responses=error_responses(400, 401, 429), summary="Authenticate and get a bearer token")
+@router.post(
+    "/api/auth/login",
+    response_model=schemas.LoginResponse,
+    dependencies=[public()],
+    responses=error_responses(400, 401, 429),
+    summary="Authenticate and get a bearer token",
+)
 async def login(body: schemas.LoginRequest, request: Request, ctx: Ctx) -> dict[str, Any]:
     raw, token, user, account_type = await service.login(
-        ctx, email=body.email, password=body.password, ip=client_ip(request.scope),
+        ctx,
+        email=body.email,
+        password=body.password,
+        ip=client_ip(request.scope),
         user_agent=request.headers.get("user-agent"),
     )
-    login_user = {"name": f"{user.first_name} {user.last_name}".strip(), "email": user.email,
-                  "account_type": account_type.name}
+    login_user = {
+        "name": f"{user.first_name} {user.last_name}".strip(),
+        "email": user.email,
+        "account_type": account_type.name,
+    }
     data = {"token": raw, "token_type": "Bearer", "expires_at": iso(token.expires_at), "user": login_user}
-    return {"success": True, **data, "usage": f"Authorization: Bearer {raw}", "data": data,
-            "message": "Login successful"}
+    return {
+        "success": True,
+        **data,
+        "usage": f"Authorization: Bearer {raw}",
+        "data": data,
+        "message": "Login successful",
+    }
 
 
-@router.post("/api/auth/logout", response_model=MessageEnvelope, responses=AUTH_ERRORS,
-             summary="Revoke the current session")
-async def logout(principal: CurrentUser, session: DbSession,
-                 body: Annotated[schemas.LogoutRequest | None, Body()] = None) -> dict[str, Any]:
+@router.post(
+    "/api/auth/logout", response_model=MessageEnvelope, responses=AUTH_ERRORS, summary="Revoke the current session"
+)
+async def logout(
+    principal: CurrentUser, session: DbSession, body: Annotated[schemas.LogoutRequest | None, Body()] = None
+) -> dict[str, Any]:
     await service.revoke_session(session, principal.token_id)
     return {"success": True, "message": "Logged out"}
 
 
-@router.get("/api/auth/me", response_model=Envelope[schemas.UserRead], responses=AUTH_ERRORS,
-            summary="The signed-in account")
+@router.get(
+    "/api/auth/me", response_model=Envelope[schemas.UserRead], responses=AUTH_ERRORS, summary="The signed-in account"
+)
 async def me(principal: CurrentUser, session: DbSession) -> dict[str, Any]:
     user = await session.get_one(User, principal.user_id)
     return ok(await service.user_payload(session, user))
 
 
-@router.get("/api/security/csrf-token", response_model=Envelope[schemas.CsrfData], responses=AUTH_ERRORS,
-            summary="CSRF token bound to this session")
+@router.get(
+    "/api/security/csrf-token",
+    response_model=Envelope[schemas.CsrfData],
+    responses=AUTH_ERRORS,
+    summary="CSRF token bound to this session",
+)
 async def csrf(principal: CurrentUser, ctx: Ctx) -> dict[str, Any]:
     return ok({"token": service.csrf_token(ctx, principal)}, "CSRF token issued")
 
 
-@router.post("/api/security/mobile-auth", response_model=schemas.MobileAuthResponse, dependencies=[public()],
-             responses=AUTH_ERRORS, summary="Open (validate_token) or close (logout) a mobile session")
-async def mobile_auth(body: schemas.MobileAuthRequest, request: Request, ctx: Ctx,
-                      session: DbSession) -> dict[str, Any]:
+@router.post(
+    "/api/security/mobile-auth",
+    response_model=schemas.MobileAuthResponse,
+    dependencies=[public()],
+    responses=AUTH_ERRORS,
+    summary="Open (validate_token) or close (logout) a mobile session",
+)
+async def mobile_auth(
+    body: schemas.MobileAuthRequest, request: Request, ctx: Ctx, session: DbSession
+) -> dict[str, Any]:
     """``validate_token`` exchanges a valid token for a 365-day mobile session (no CSRF: no session
     exists yet); ``logout`` is an ordinary authenticated write and so needs bearer and CSRF."""
     if body.action == "logout":
@@ -70,29 +99,52 @@ async def mobile_auth(body: schemas.MobileAuthRequest, request: Request, ctx: Ct
     if not body.token:
         raise InvalidInput.field("token", "is required when action=validate_token")
     raw, principal, user = await service.mobile_session(
-        session, ctx, raw_token=body.token, platform=body.platform, device_type=body.device_type,
-        app_version=body.app_version, ip=client_ip(request.scope),
+        session,
+        ctx,
+        raw_token=body.token,
+        platform=body.platform,
+        device_type=body.device_type,
+        app_version=body.app_version,
+        ip=client_ip(request.scope),
     )
     token = await session.get_one(ApiToken, principal.token_id)
     return {
-        "success": True, "message": "Token validated", "session_token": raw,
-        "csrf_token": service.csrf_token(ctx, principal), "expires_at": iso(token.expires_at),
+        "success": True,
+        "message": "Token validated",
+        "session_token": raw,
+        "csrf_token": service.csrf_token(ctx, principal),
+        "expires_at": iso(token.expires_at),
         "user": await service.user_payload(session, user),
     }
 
 
-@router.get("/api/users/permissions", response_model=Envelope[schemas.PermissionsData], responses=AUTH_ERRORS,
-            summary="The caller's resolved permission keys")
+@router.get(
+    "/api/users/permissions",
+    response_model=Envelope[schemas.PermissionsData],
+    responses=AUTH_ERRORS,
+    summary="The caller's resolved permission keys",
+)
 async def my_permissions(principal: CurrentUser, session: DbSession) -> dict[str, Any]:
     role_name = (await session.execute(select(Role.name).where(Role.id == principal.role_id))).scalar_one()
     keys = sorted(principal.permissions)
-    return ok({"user_uuid": principal.uuid, "account_type_id": principal.account_type_id,
-               "role_id": principal.role_id, "role_name": role_name, "permissions": keys,
-               "permission_map": dict.fromkeys(keys, True)})
+    return ok(
+        {
+            "user_uuid": principal.uuid,
+            "account_type_id": principal.account_type_id,
+            "role_id": principal.role_id,
+            "role_name": role_name,
+            "permissions": keys,
+            "permission_map": dict.fromkeys(keys, True),
+        }
+    )
 
 
-@router.get("/api/users/users", response_model=Envelope[schemas.UserRead],
-            responses=error_responses(400, 401, 403, 404, 429), summary="Retrieve a user (action=get_user)")
+@router.get(
+    "/api/users/users",
+    response_model=Envelope[schemas.UserRead],
+    responses=error_responses(400, 401, 403, 404, 429),
+    summary="Retrieve a user (action=get_user)",
+)
 async def get_user(
     session: DbSession,
     principal: Annotated[service.Principal, require("api.users.users.manage")],
@@ -106,10 +158,15 @@ async def get_user(
     return ok(await service.user_payload(session, await service.get_user_by_uuid(session, uuid)))
 
 
-@router.post("/api/users/users", response_model=Envelope[schemas.UsersPostData],
-             responses=error_responses(400, 401, 403, 404, 429), summary="Administer a user (toggle_status)")
+@router.post(
+    "/api/users/users",
+    response_model=Envelope[schemas.UsersPostData],
+    responses=error_responses(400, 401, 403, 404, 429),
+    summary="Administer a user (toggle_status)",
+)
 async def post_user(
-    body: schemas.UsersPostRequest, session: DbSession,
+    body: schemas.UsersPostRequest,
+    session: DbSession,
     principal: Annotated[service.Principal, require("api.users.users.manage")],
 ) -> dict[str, Any]:
     target = await service.get_user_by_uuid(session, body.uuid)
@@ -124,8 +181,13 @@ async def post_user(
     return ok({"uuid": target.uuid, "is_active": target.is_active}, "User status updated")
 
 
-@router.get("/api/health", dependencies=[public()], tags=["system"], summary="Liveness and database check",
-            responses=error_responses(503))
+@router.get(
+    "/api/health",
+    dependencies=[public()],
+    tags=["system"],
+    summary="Liveness and database check",
+    responses=error_responses(503),
+)
 async def health(ctx: Ctx) -> dict[str, Any]:
     try:
         async with ctx.db.engine.connect() as conn:
@@ -133,4 +195,3 @@ async def health(ctx: Ctx) -> dict[str, Any]:
     except Exception as exc:  # any driver error means "database down" to a health probe
         raise ServiceUnavailable("The database is unreachable.") from exc
     return ok({"status": "ok", "database": ctx.db.dialect})
-

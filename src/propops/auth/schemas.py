@@ -38,7 +38,7 @@ class LoginUser(BaseModel):
 
 class LoginData(BaseModel):
     token: str
-    token_type: str = "Bearer"
+    token_type: str = "Bearer"  # noqa: S105 - the scheme name, not a secret
     expires_at: str
     user: LoginUser
 
@@ -46,7 +46,7 @@ class LoginData(BaseModel):
 class LoginResponse(BaseModel):
     success: bool = True
     token: str
-    token_type: str = "Bearer"
+    token_type: str = "Bearer"  # noqa: S105 - the scheme name, not a secret
     expires_at: str
     user: LoginUser
     usage: str

@@ -124,8 +124,20 @@ async def authenticate_token(ctx: AppContext, raw_token: str) -> Principal:
         row = (await conn.execute(_AUTH_STMT, {"h": hashed})).first()
         if row is None:
             raise Unauthorized("Invalid or expired token.")
-        (token_id, expires_at, revoked_at, user_id, user_uuid, email, first, last,
-         account_type_id, role_id, status_id, epoch) = row
+        (
+            token_id,
+            expires_at,
+            revoked_at,
+            user_id,
+            user_uuid,
+            email,
+            first,
+            last,
+            account_type_id,
+            role_id,
+            status_id,
+            epoch,
+        ) = row
         if revoked_at is not None:
             raise Unauthorized("This session has been revoked. Please log in again.")
         if as_utc(expires_at) <= utcnow():
@@ -146,8 +158,15 @@ async def authenticate_token(ctx: AppContext, raw_token: str) -> Principal:
             perms = frozenset(role_keys)
             ctx.permission_cache[user_id] = (epoch, perms)
     return Principal(
-        user_id=user_id, uuid=user_uuid, email=email, first_name=first, last_name=last,
-        account_type_id=account_type_id, role_id=role_id, token_id=token_id, session_hash=hashed,
+        user_id=user_id,
+        uuid=user_uuid,
+        email=email,
+        first_name=first,
+        last_name=last,
+        account_type_id=account_type_id,
+        role_id=role_id,
+        token_id=token_id,
+        session_hash=hashed,
         permissions=perms,
     )
 
@@ -158,9 +177,7 @@ def csrf_token(ctx: AppContext, principal: Principal) -> str:
 
 async def bump_permissions_epoch(session: AsyncSession) -> None:
     """Call in the same transaction as any change to roles, grants or role assignment."""
-    await session.execute(
-        update(SystemState).where(SystemState.key == EPOCH_KEY).values(value=SystemState.value + 1)
-    )
+    await session.execute(update(SystemState).where(SystemState.key == EPOCH_KEY).values(value=SystemState.value + 1))
 
 
 # --- login, sessions ----------------------------------------------------------------------------
@@ -217,16 +234,28 @@ async def login(
 
 
 async def _issue(
-    session: AsyncSession, ctx: AppContext, user: User, *, kind: str, ip: str | None = None,
-    user_agent: str | None = None, platform: str | None = None, device_type: str | None = None,
+    session: AsyncSession,
+    ctx: AppContext,
+    user: User,
+    *,
+    kind: str,
+    ip: str | None = None,
+    user_agent: str | None = None,
+    platform: str | None = None,
+    device_type: str | None = None,
     app_version: str | None = None,
 ) -> tuple[str, ApiToken]:
     raw = new_token()
     hours = ctx.settings.mobile_token_lifetime_hours if kind == "mobile" else ctx.settings.token_lifetime_hours
     token = ApiToken(
-        user_id=user.id, token_hash=token_hash(ctx.settings.secret_key, raw), kind=kind,
-        expires_at=utcnow() + timedelta(hours=hours), ip_address=ip,
-        user_agent=(user_agent or "")[:255] or None, platform=platform, device_type=device_type,
+        user_id=user.id,
+        token_hash=token_hash(ctx.settings.secret_key, raw),
+        kind=kind,
+        expires_at=utcnow() + timedelta(hours=hours),
+        ip_address=ip,
+        user_agent=(user_agent or "")[:255] or None,
+        platform=platform,
+        device_type=device_type,
         app_version=app_version,
     )
     session.add(token)
@@ -234,8 +263,9 @@ async def _issue(
     return raw, token
 
 
-async def issue_token(session: AsyncSession, ctx: AppContext, user: User, *, kind: str = "login",
-                      **meta: Any) -> tuple[str, ApiToken]:
+async def issue_token(
+    session: AsyncSession, ctx: AppContext, user: User, *, kind: str = "login", **meta: Any
+) -> tuple[str, ApiToken]:
     return await _issue(session, ctx, user, kind=kind, **meta)
 
 
@@ -253,17 +283,25 @@ async def revoke_all_sessions(session: AsyncSession, user_id: int) -> int:
 
 
 async def mobile_session(
-    session: AsyncSession, ctx: AppContext, *, raw_token: str, platform: str | None,
-    device_type: str | None, app_version: str | None, ip: str | None,
+    session: AsyncSession,
+    ctx: AppContext,
+    *,
+    raw_token: str,
+    platform: str | None,
+    device_type: str | None,
+    app_version: str | None,
+    ip: str | None,
 ) -> tuple[str, Principal, User]:
     principal = await authenticate_token(ctx, raw_token)
     if not principal.has("api.security.mobile_auth.use"):
         raise Unauthorized("This account may not open mobile sessions.")
     user = await session.get_one(User, principal.user_id)
-    raw, token = await _issue(session, ctx, user, kind="mobile", ip=ip, platform=platform,
-                              device_type=device_type, app_version=app_version)
-    new_principal = Principal(**{**principal.__dict__, "token_id": token.id,
-                                 "session_hash": token.token_hash, "cache": {}})
+    raw, token = await _issue(
+        session, ctx, user, kind="mobile", ip=ip, platform=platform, device_type=device_type, app_version=app_version
+    )
+    new_principal = Principal(
+        **{**principal.__dict__, "token_id": token.id, "session_hash": token.token_hash, "cache": {}}
+    )
     return raw, new_principal, user
 
 
@@ -280,19 +318,32 @@ async def get_role(session: AsyncSession, role: int | str) -> Role:
 
 async def default_role_for(session: AsyncSession, account_type_id: int) -> Role:
     role = (
-        await session.execute(
-            select(Role).where(Role.account_type_id == account_type_id, Role.is_active.is_(True))
-            .order_by(Role.level.desc(), Role.id)
+        (
+            await session.execute(
+                select(Role)
+                .where(Role.account_type_id == account_type_id, Role.is_active.is_(True))
+                .order_by(Role.level.desc(), Role.id)
+            )
         )
-    ).scalars().first()
+        .scalars()
+        .first()
+    )
     if role is None:
         raise InvalidInput.field("account_type_id", "no role exists for this account type")
     return role
 
 
 async def create_user(
-    session: AsyncSession, *, email: str, password: str, account_type_id: int, role: int | str | None = None,
-    first_name: str = "", last_name: str = "", phone: str | None = None, actor_id: int | None = None,
+    session: AsyncSession,
+    *,
+    email: str,
+    password: str,
+    account_type_id: int,
+    role: int | str | None = None,
+    first_name: str = "",
+    last_name: str = "",
+    phone: str | None = None,
+    actor_id: int | None = None,
 ) -> User:
     email_n = validate_email(email)
     validate_password(password)
@@ -303,14 +354,28 @@ async def create_user(
         raise InvalidInput.field("role", "role belongs to another account type")
     exists = (await session.execute(select(User.id).where(User.email == email_n))).first()
     if exists:
-        raise Conflict("An account with this email already exists.",
-                       errors=[{"field": "email", "message": "already in use"}])
-    user = User(email=email_n, password_hash=hash_password(password), account_type_id=account_type_id,
-                role_id=role_obj.id, first_name=first_name, last_name=last_name, phone=phone)
+        raise Conflict(
+            "An account with this email already exists.", errors=[{"field": "email", "message": "already in use"}]
+        )
+    user = User(
+        email=email_n,
+        password_hash=hash_password(password),
+        account_type_id=account_type_id,
+        role_id=role_obj.id,
+        first_name=first_name,
+        last_name=last_name,
+        phone=phone,
+    )
     session.add(user)
     await session.flush()
-    await audit.record(session, user_id=actor_id, action="create", entity="user", entity_id=user.id,
-                       after={"email": email_n, "account_type_id": account_type_id, "role_id": role_obj.id})
+    await audit.record(
+        session,
+        user_id=actor_id,
+        action="create",
+        entity="user",
+        entity_id=user.id,
+        after={"email": email_n, "account_type_id": account_type_id, "role_id": role_obj.id},
+    )
     return user
 
 
@@ -328,8 +393,15 @@ async def set_user_active(session: AsyncSession, user: User, active: bool, *, ac
     if not active:
         await revoke_all_sessions(session, user.id)
     await session.flush()
-    await audit.record(session, user_id=actor_id, action="toggle_status", entity="user", entity_id=user.id,
-                       before={"account_status_id": before}, after={"account_status_id": user.account_status_id})
+    await audit.record(
+        session,
+        user_id=actor_id,
+        action="toggle_status",
+        entity="user",
+        entity_id=user.id,
+        before={"account_status_id": before},
+        after={"account_status_id": user.account_status_id},
+    )
 
 
 async def user_payload(session: AsyncSession, user: User) -> dict[str, Any]:
@@ -345,11 +417,20 @@ async def user_payload(session: AsyncSession, user: User) -> dict[str, Any]:
         )
     ).one()
     return {
-        "ID": user.id, "uuid": user.uuid, "first_name": user.first_name, "last_name": user.last_name,
-        "email": user.email, "phone": user.phone, "account_type_id": user.account_type_id,
-        "account_type_name": names[0], "account_status_id": user.account_status_id,
-        "account_status_name": names[1], "branch_id": user.branch_id, "role_id": user.role_id,
-        "role_name": names[2], "created_at": iso(user.created_at),
+        "ID": user.id,
+        "uuid": user.uuid,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "email": user.email,
+        "phone": user.phone,
+        "account_type_id": user.account_type_id,
+        "account_type_name": names[0],
+        "account_status_id": user.account_status_id,
+        "account_status_name": names[1],
+        "branch_id": user.branch_id,
+        "role_id": user.role_id,
+        "role_name": names[2],
+        "created_at": iso(user.created_at),
     }
 
 

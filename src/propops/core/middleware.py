@@ -72,12 +72,14 @@ class PropOpsMiddleware:
         declared = _content_length(scope)
         try:
             if limit is not None and limit.exceeded:
-                await self._reply(send_wrapper, 429, failure("Too many requests. Please retry later.",
-                                                              request_id=request_id),
-                                  [(b"retry-after", str(limit.retry_after).encode())])
+                await self._reply(
+                    send_wrapper,
+                    429,
+                    failure("Too many requests. Please retry later.", request_id=request_id),
+                    [(b"retry-after", str(limit.retry_after).encode())],
+                )
             elif declared is not None and declared > max_body:
-                await self._reply(send_wrapper, 413, failure("The request body is too large.",
-                                                              request_id=request_id))
+                await self._reply(send_wrapper, 413, failure("The request body is too large.", request_id=request_id))
             else:
                 received = 0
 
@@ -93,8 +95,7 @@ class PropOpsMiddleware:
                 await self.app(scope, limited_receive, send_wrapper)
         except _BodyTooLarge:
             if not response_started:
-                await self._reply(send_wrapper, 413, failure("The request body is too large.",
-                                                              request_id=request_id))
+                await self._reply(send_wrapper, 413, failure("The request body is too large.", request_id=request_id))
         except Exception:
             log.exception("unhandled error request_id=%s path=%s", request_id, scope.get("path"))
             if not response_started:
@@ -107,12 +108,18 @@ class PropOpsMiddleware:
             db_time_ms.reset(token)
             log.info(
                 "%s %s %s %.1fms db=%.1fms id=%s",
-                scope.get("method"), scope.get("path"), status_code,
-                (time.perf_counter() - started) * 1000, bucket[0], request_id,
+                scope.get("method"),
+                scope.get("path"),
+                status_code,
+                (time.perf_counter() - started) * 1000,
+                bucket[0],
+                request_id,
             )
 
     @staticmethod
-    def _headers(state: dict[str, Any], request_id: str, started: float, bucket: list[float]) -> list[tuple[bytes, bytes]]:
+    def _headers(
+        state: dict[str, Any], request_id: str, started: float, bucket: list[float]
+    ) -> list[tuple[bytes, bytes]]:
         out = [
             (b"x-request-id", request_id.encode()),
             (b"x-response-time-ms", f"{(time.perf_counter() - started) * 1000:.2f}".encode()),
@@ -128,8 +135,9 @@ class PropOpsMiddleware:
         return out
 
     @staticmethod
-    async def _reply(send: Send, status: int, body: dict[str, Any],
-                     extra: list[tuple[bytes, bytes]] | None = None) -> None:
+    async def _reply(
+        send: Send, status: int, body: dict[str, Any], extra: list[tuple[bytes, bytes]] | None = None
+    ) -> None:
         payload = json.dumps(body).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
         await send({"type": "http.response.start", "status": status, "headers": headers + (extra or [])})

@@ -29,9 +29,7 @@ def _parse_int(name: str, raw: str | None, default: int) -> int:
 
 
 def page_params(
-    limit: Annotated[
-        str | None, Query(description="Maximum records to return (1-200).", examples=["50"])
-    ] = None,
+    limit: Annotated[str | None, Query(description="Maximum records to return (1-200).", examples=["50"])] = None,
     offset: Annotated[str | None, Query(description="Number of records to skip (>= 0).", examples=["0"])] = None,
 ) -> Page:
     """Parsed by hand so that every bad value gets the same clear 400 sentence."""
