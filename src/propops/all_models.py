@@ -4,6 +4,7 @@ from propops.auth import models as auth_models  # noqa: F401
 from propops.contractors import models as contractors_models  # noqa: F401
 from propops.core import audit  # noqa: F401
 from propops.core.db import Base
+from propops.geo import models as geo_models  # noqa: F401
 from propops.jobs import models as jobs_models  # noqa: F401
 
 metadata = Base.metadata

@@ -1,14 +1,87 @@
-"""Contractor tables. Trades are a seeded lookup (the seed's five, ids 1-5)."""
+"""Contractor tables. Trades are a seeded lookup (the seed's five, ids 1-5).
+
+Coverage is stored three ways, each for a reason: ``coverage_geojson`` is what the API returns,
+``coverage_wkb`` is what the exact point-in-polygon test decodes quickly, and the bbox columns plus
+``contractor_coverage_cells`` (a fixed lat/lon grid) let SQL narrow "who covers this point" to a
+few candidates with plain B-tree lookups that behave the same on SQLite and PostgreSQL.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from datetime import datetime
 
-from propops.core.db import Base
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from propops.core.db import Base, TimestampMixin, UUIDMixin
+
+COVERAGE_RADIUS, COVERAGE_ISOCHRONE, COVERAGE_DRAWN = "radius", "isochrone", "drawn"
+COVERAGE_SOURCES = (COVERAGE_RADIUS, COVERAGE_ISOCHRONE, COVERAGE_DRAWN)
 
 
 class Trade(Base):
     __tablename__ = "trades"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(80), unique=True)
+
+
+class ContractorTrade(Base):
+    __tablename__ = "contractor_trades"
+    contractor_id: Mapped[int] = mapped_column(ForeignKey("contractors.id", ondelete="CASCADE"), primary_key=True)
+    trade_id: Mapped[int] = mapped_column(ForeignKey("trades.id"), primary_key=True, index=True)
+
+
+class Contractor(UUIDMixin, TimestampMixin, Base):
+    __tablename__ = "contractors"
+    __table_args__ = (
+        Index("ix_contractors_active_last_first", "is_active", "last_name", "first_name"),
+        Index("ix_contractors_bbox_lat", "coverage_min_lat", "coverage_max_lat"),
+        Index("ix_contractors_bbox_lon", "coverage_min_lon", "coverage_max_lon"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True, unique=True)
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    company_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    phone: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    # Base location (geocoded from the base postcode).
+    base_postcode: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    base_latitude: Mapped[float | None] = mapped_column(Float, nullable=True)
+    base_longitude: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+    # Coverage settings.
+    coverage_source: Mapped[str] = mapped_column(String(12), default=COVERAGE_RADIUS)
+    coverage_radius_km: Mapped[float | None] = mapped_column(Float, nullable=True)
+    coverage_travel_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    coverage_profile: Mapped[str | None] = mapped_column(String(20), nullable=True)
+
+    # Computed coverage.
+    coverage_geojson: Mapped[str | None] = mapped_column(Text, nullable=True)
+    coverage_wkb: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    coverage_min_lat: Mapped[float | None] = mapped_column(Float, nullable=True)
+    coverage_max_lat: Mapped[float | None] = mapped_column(Float, nullable=True)
+    coverage_min_lon: Mapped[float | None] = mapped_column(Float, nullable=True)
+    coverage_max_lon: Mapped[float | None] = mapped_column(Float, nullable=True)
+    coverage_estimated: Mapped[bool] = mapped_column(Boolean, default=True)
+    coverage_provider: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    coverage_computed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    trades: Mapped[list[Trade]] = relationship(secondary="contractor_trades", order_by="Trade.name", lazy="raise")
+
+
+class ContractorCoverageCell(Base):
+    """One row per grid cell a contractor's coverage bbox touches.
+
+    ``interior`` marks cells lying wholly inside the coverage polygon, where the exact test can be
+    skipped.
+    """
+
+    __tablename__ = "contractor_coverage_cells"
+    cell: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    contractor_id: Mapped[int] = mapped_column(
+        ForeignKey("contractors.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    interior: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -1,0 +1,1 @@
+"""UK postcode geography: parsing, offline and HTTP geocoding, isochrone providers."""
