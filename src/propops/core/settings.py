@@ -58,6 +58,20 @@ class Settings(BaseSettings):
     # Files.
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
 
+    # Email outbox delivery (retries with exponential backoff, then parked as failed).
+    outbox_max_attempts: int = Field(default=8, ge=1)
+    outbox_backoff_base_seconds: float = Field(default=30.0, ge=0)
+    outbox_backoff_max_seconds: float = Field(default=6 * 3600.0, ge=0)
+    outbox_batch_size: int = Field(default=50, ge=1)
+    outbox_lease_seconds: int = Field(default=300, ge=1)
+    # Background schedule (``propops worker`` and, when enabled, inside ``propops serve``).
+    background_tasks: bool | None = None  # None: on, except when environment == "test"
+    worker_poll_seconds: float = Field(default=10.0, gt=0)
+    reminders_interval_seconds: float = Field(default=3600.0, gt=0)
+    # Certificate reminders: these many days before expiry, on the day, then every N days overdue.
+    reminder_days_before: list[int] = Field(default_factory=lambda: [30, 7])
+    reminder_overdue_every_days: int = Field(default=7, ge=1)
+
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> Settings:
         if self.environment == "production" and (self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32):
@@ -66,6 +80,11 @@ class Settings(BaseSettings):
                 "when PROPOPS_ENVIRONMENT=production"
             )
         return self
+
+    @property
+    def run_background_tasks(self) -> bool:
+        """The in-process schedule defaults on for ``serve`` and off for tests."""
+        return self.environment != "test" if self.background_tasks is None else self.background_tasks
 
     @property
     def is_sqlite(self) -> bool:
