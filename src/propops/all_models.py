@@ -1,6 +1,8 @@
 """Imports every domain's models so that ``Base.metadata`` is complete (for Alembic and tests)."""
 
+from propops.agents import models as agents_models  # noqa: F401
 from propops.auth import models as auth_models  # noqa: F401
+from propops.branches import models as branches_models  # noqa: F401
 from propops.contractors import models as contractors_models  # noqa: F401
 from propops.core import audit  # noqa: F401
 from propops.core.db import Base
