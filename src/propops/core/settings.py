@@ -58,6 +58,19 @@ class Settings(BaseSettings):
     # Files.
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
 
+    # Geography (contractors issue). Defaults work offline; see propops.geo.
+    geo_include_ni: bool = True  # NI (BT) centroids: internal business use only, see geo/data/PROVENANCE.md
+    geocoder: Literal["offline", "http"] = "offline"
+    geocoder_url: str = "https://api.postcodes.io"
+    geocoder_timeout_seconds: float = Field(default=5.0, gt=0)
+    isochrone_provider: Literal["estimate", "mapbox", "openrouteservice"] = "estimate"
+    isochrone_fallback: Literal["estimate", "error"] = "estimate"
+    isochrone_timeout_seconds: float = Field(default=10.0, gt=0)
+    mapbox_token: str | None = None
+    mapbox_base_url: str = "https://api.mapbox.com"
+    ors_api_key: str | None = None
+    ors_base_url: str = "https://api.openrouteservice.org"
+
     # Email outbox delivery (retries with exponential backoff, then parked as failed).
     outbox_max_attempts: int = Field(default=8, ge=1)
     outbox_backoff_base_seconds: float = Field(default=30.0, ge=0)
