@@ -1,0 +1,1 @@
+"""Contractor certifications: types, documents and their files, expiry status and reminders."""

@@ -1,0 +1,1 @@
+"""Email outbox: messages written in the caller's transaction, delivered later by a worker."""

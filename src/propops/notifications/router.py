@@ -1,0 +1,46 @@
+"""HTTP for the email outbox: staff see what is stuck and can retry a parked email."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from propops.auth.deps import require
+from propops.core.deps import DbSession
+from propops.core.envelope import Envelope, ListEnvelope, error_responses, ok, ok_list
+from propops.core.pagination import PageParams, require_action
+from propops.notifications import service
+from propops.notifications.schemas import OutboxAction, OutboxRead
+
+router = APIRouter(tags=["notifications"])
+OUTBOX_KEY = "api.notifications.outbox.manage"
+
+
+@router.get(
+    "/api/notifications/outbox",
+    response_model=ListEnvelope[OutboxRead],
+    dependencies=[require(OUTBOX_KEY)],
+    responses=error_responses(400, 401, 403, 429),
+    summary="List queued and failed emails (or one status)",
+)
+async def list_outbox(
+    session: DbSession,
+    page: PageParams,
+    action: Annotated[str | None, Query(description="Must be `list`.")] = None,
+    status: Annotated[str | None, Query(description="queued | sent | failed (default: failed and queued)")] = None,
+) -> dict[str, Any]:
+    require_action(action, {"list"})
+    rows, count = await service.list_outbox(session, status=status, page=page)
+    return ok_list(rows, count)
+
+
+@router.post(
+    "/api/notifications/outbox",
+    response_model=Envelope[OutboxRead],
+    dependencies=[require(OUTBOX_KEY)],
+    responses=error_responses(400, 401, 403, 404, 409, 429),
+    summary="Retry a failed email",
+)
+async def outbox_action(body: OutboxAction, session: DbSession) -> dict[str, Any]:
+    return ok(await service.retry_email(session, body.id), "Email queued for another delivery attempt")
