@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Query, Request
 from sqlalchemy import select, text
 
 from propops.auth import schemas, service
@@ -53,9 +53,8 @@ async def login(body: schemas.LoginRequest, request: Request, ctx: Ctx) -> dict[
 @router.post(
     "/api/auth/logout", response_model=MessageEnvelope, responses=AUTH_ERRORS, summary="Revoke the current session"
 )
-async def logout(
-    principal: CurrentUser, session: DbSession, body: Annotated[schemas.LogoutRequest | None, Body()] = None
-) -> dict[str, Any]:
+async def logout(principal: CurrentUser, session: DbSession) -> dict[str, Any]:
+    """Takes no body: the CSRF token may come as JSON, form field or header."""
     await service.revoke_session(session, principal.token_id)
     return {"success": True, "message": "Logged out"}
 

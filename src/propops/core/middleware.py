@@ -29,8 +29,8 @@ def client_ip(scope: Scope) -> str:
     return client[0] if client else "unknown"
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _BodyTooLarge(BaseException):  # noqa: N818 - must pass through the framework's `except Exception`
+    """Raised from receive(); BaseException so body parsers cannot turn it into a 400."""
 
 
 class PropOpsMiddleware:
