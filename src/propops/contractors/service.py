@@ -1,17 +1,489 @@
-"""Contractor logic. No HTTP here."""
+"""Contractor logic: lists with coverage filters, admin writes, own profile. No HTTP here.
+
+Other domains (jobs) should use ``geocode_postcode``, ``contractor_covers`` and
+``contractors_covering``; they hide the grid/bbox/Shapely machinery.
+"""
 
 from __future__ import annotations
 
+import json
+import re
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Select, and_, exists, func, insert, or_, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from propops.contractors.models import Trade
+from propops.auth.models import ACCOUNT_CONTRACTOR
+from propops.auth.service import create_user, validate_email
+from propops.contractors import coverage as cov
+from propops.contractors.models import COVERAGE_ISOCHRONE, Contractor, ContractorTrade, Trade
+from propops.core import audit
+from propops.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from propops.core.pagination import Page
+from propops.geo.geocoder import Geocoder, GeoPoint, geocode
+from propops.geo.isochrone import IsochroneProvider
 
 _TRADES = select(Trade.id, Trade.name).order_by(Trade.id)
+NOT_FOUND = "Contractor not found."
+_PHONE = re.compile(r"^[0-9+()\- ]{5,40}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_SEARCH = 100
 
 
 async def list_trades(conn: AsyncConnection) -> list[dict[str, Any]]:
     """Read on a bare pooled connection: a lookup needs no ORM session or unit of work."""
     return [{"trade_id": r[0], "name": r[1]} for r in await conn.execute(_TRADES)]
+
+
+# ---------------------------------------------------------------- functions for other domains
+
+
+async def geocode_postcode(geocoder: Geocoder, postcode: str) -> GeoPoint:
+    """Postcode -> point with its precision; raises InvalidInput (malformed) or UnknownPostcode."""
+    return await geocode(geocoder, postcode)
+
+
+async def contractor_covers(session: AsyncSession, contractor_id: int, lat: float, lon: float) -> bool:
+    """Does this (active) contractor's coverage area contain the point?"""
+    stmt = cov.candidates_stmt(lat, lon).where(Contractor.id == contractor_id)
+    return bool(await cov.covering(session, lat, lon, stmt))
+
+
+async def contractors_covering(
+    session: AsyncSession, lat: float, lon: float, *, trade_id: int | None = None
+) -> list[tuple[int, float]]:
+    """Active contractors covering the point as (contractor id, km from base), nearest first."""
+    stmt = cov.candidates_stmt(lat, lon)
+    if trade_id is not None:
+        stmt = stmt.where(_has_trade(trade_id))
+    return await cov.covering(session, lat, lon, stmt)
+
+
+# ---------------------------------------------------------------- lists
+
+
+@dataclass(frozen=True)
+class ListFilters:
+    search: str | None = None
+    trade_id: int | None = None
+    point: GeoPoint | None = None
+    max_distance_km: float | None = None
+    max_travel_minutes: int | None = None
+
+
+def _has_trade(trade_id: int) -> Any:
+    return exists().where(ContractorTrade.contractor_id == Contractor.id, ContractorTrade.trade_id == trade_id)
+
+
+def _like(term: str) -> str:
+    escaped = term.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _apply_filters(stmt: Select[Any], f: ListFilters) -> Select[Any]:
+    if f.search:
+        pattern = _like(f.search)
+        full = func.lower(Contractor.first_name + " " + Contractor.last_name)
+        stmt = stmt.where(
+            or_(
+                full.like(pattern, escape="\\"),
+                func.lower(Contractor.company_name).like(pattern, escape="\\"),
+            )
+        )
+    if f.trade_id is not None:
+        stmt = stmt.where(_has_trade(f.trade_id))
+    if f.max_travel_minutes is not None:
+        stmt = stmt.where(
+            and_(
+                Contractor.coverage_source == COVERAGE_ISOCHRONE,
+                Contractor.coverage_travel_minutes <= f.max_travel_minutes,
+            )
+        )
+    return stmt
+
+
+async def list_contractors(
+    session: AsyncSession, f: ListFilters, page: Page, *, with_coverage: bool = False
+) -> tuple[list[dict[str, Any]], int]:
+    """Active contractors matching every filter, and the total before paging."""
+    if f.point is None:
+        base = _apply_filters(select(Contractor.id).where(Contractor.is_active.is_(True)), f)
+        count = (await session.execute(select(func.count()).select_from(base.subquery()))).scalar_one()
+        ids = list(
+            (await session.execute(base.order_by(Contractor.id).limit(page.limit).offset(page.offset))).scalars()
+        )
+        rows = await _rows(session, ids, with_coverage)
+        return rows, count
+    lat, lon = f.point.latitude, f.point.longitude
+    matches = await cov.covering(session, lat, lon, _apply_filters(cov.candidates_stmt(lat, lon), f))
+    if f.max_distance_km is not None:
+        matches = [m for m in matches if m[1] <= f.max_distance_km]
+    window = matches[page.offset : page.offset + page.limit]
+    rows = await _rows(session, [m[0] for m in window], with_coverage)
+    for row, (_, dist) in zip(rows, window, strict=True):
+        row["distance_km"] = dist
+    return rows, len(matches)
+
+
+async def _rows(session: AsyncSession, ids: list[int], with_coverage: bool) -> list[dict[str, Any]]:
+    """Two queries for any page size: the contractors, then all their trade names."""
+    if not ids:
+        return []
+    contractors = {c.id: c for c in (await session.execute(select(Contractor).where(Contractor.id.in_(ids)))).scalars()}
+    trades = await _trade_names(session, ids)
+    out = []
+    for cid in ids:
+        c = contractors[cid]
+        row = contractor_payload(c, trades.get(cid, []))
+        if with_coverage:
+            row["company_name"] = c.company_name
+            row["coverage"] = coverage_payload(c)
+        out.append(row)
+    return out
+
+
+async def _trade_names(session: AsyncSession, ids: list[int]) -> dict[int, list[str]]:
+    stmt = (
+        select(ContractorTrade.contractor_id, Trade.name)
+        .join(Trade, Trade.id == ContractorTrade.trade_id)
+        .where(ContractorTrade.contractor_id.in_(ids))
+        .order_by(ContractorTrade.contractor_id, Trade.name)
+    )
+    out: dict[int, list[str]] = {}
+    for cid, name in await session.execute(stmt):
+        out.setdefault(cid, []).append(name)
+    return out
+
+
+def contractor_payload(c: Contractor, trades: list[str]) -> dict[str, Any]:
+    """The seed's contractor shape."""
+    return {
+        "ID": c.id,
+        "uuid": c.uuid,
+        "first_name": c.first_name,
+        "last_name": c.last_name,
+        "email": c.email,
+        "phone": c.phone,
+        "trades": trades,
+        "is_active": c.is_active,
+    }
+
+
+def coverage_payload(c: Contractor) -> dict[str, Any] | None:
+    if c.coverage_geojson is None:
+        return None
+    params: dict[str, Any]
+    if c.coverage_source == "radius":
+        params = {"radius_km": c.coverage_radius_km}
+    elif c.coverage_source == COVERAGE_ISOCHRONE:
+        params = {
+            "travel_minutes": c.coverage_travel_minutes,
+            "profile": c.coverage_profile,
+            "provider": c.coverage_provider,
+        }
+    else:
+        params = {}
+    return {
+        "source": c.coverage_source,
+        "parameters": params,
+        "base": {"postcode": c.base_postcode, "latitude": c.base_latitude, "longitude": c.base_longitude},
+        "geometry": json.loads(c.coverage_geojson),
+        "bbox": [c.coverage_min_lon, c.coverage_min_lat, c.coverage_max_lon, c.coverage_max_lat],
+        "estimated": c.coverage_estimated,
+        "computed_at": c.coverage_computed_at.isoformat() if c.coverage_computed_at else None,
+    }
+
+
+def feature_collection(rows: list[dict[str, Any]], count: int) -> dict[str, Any]:
+    """A GeoJSON FeatureCollection any web map can add as a source; ``count`` is a foreign member."""
+    features = []
+    for row in rows:
+        coverage = row.get("coverage")
+        props = {k: v for k, v in row.items() if k != "coverage"}
+        if coverage:
+            props.update(
+                coverage_source=coverage["source"],
+                coverage_parameters=coverage["parameters"],
+                base=coverage["base"],
+                estimated=coverage["estimated"],
+                computed_at=coverage["computed_at"],
+            )
+        features.append(
+            {
+                "type": "Feature",
+                "id": row["ID"],
+                "geometry": coverage["geometry"] if coverage else None,
+                "bbox": coverage["bbox"] if coverage else None,
+                "properties": props,
+            }
+        )
+    return {"type": "FeatureCollection", "features": features, "count": count}
+
+
+# ---------------------------------------------------------------- admin writes
+
+
+@dataclass
+class ContractorInput:
+    """Fields a write may set; None means "leave unchanged" on update."""
+
+    first_name: str | None = None
+    last_name: str | None = None
+    company_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    trade_ids: list[int] | None = None
+    base_postcode: str | None = None
+    coverage: cov.CoverageSpec | None = None
+
+
+def _clean(value: str | None, field: str, *, required: bool = False, max_len: int = 100) -> str | None:
+    if value is None:
+        if required:
+            raise InvalidInput.field(field, "is required")
+        return None
+    value = value.strip()
+    if required and not value:
+        raise InvalidInput.field(field, "must not be empty")
+    if len(value) > max_len:
+        raise InvalidInput.field(field, f"must be at most {max_len} characters")
+    if _CONTROL.search(value):
+        raise InvalidInput.field(field, "must not contain control characters")
+    return value
+
+
+async def _check_trades(session: AsyncSession, trade_ids: list[int]) -> list[int]:
+    unique = sorted(set(trade_ids))
+    if not unique:
+        raise InvalidInput.field("trade_ids", "must list at least one trade")
+    found = set((await session.execute(select(Trade.id).where(Trade.id.in_(unique)))).scalars())
+    missing = [t for t in unique if t not in found]
+    if missing:
+        raise InvalidInput.field("trade_ids", f"unknown trade id(s): {', '.join(map(str, missing))}")
+    return unique
+
+
+async def _check_email_free(session: AsyncSession, email: str, except_id: int | None = None) -> None:
+    stmt = select(Contractor.id).where(func.lower(Contractor.email) == email)
+    if except_id is not None:
+        stmt = stmt.where(Contractor.id != except_id)
+    if (await session.execute(stmt)).first():
+        raise Conflict(
+            "A contractor with this email already exists.", errors=[{"field": "email", "message": "already in use"}]
+        )
+
+
+async def _coverage_for(
+    c: Contractor | None, data: ContractorInput, geocoder: Geocoder, provider: IsochroneProvider
+) -> tuple[GeoPoint, cov.Coverage] | None:
+    """Recompute coverage when the base or its settings change; all before anything is written."""
+    if data.base_postcode is None and data.coverage is None:
+        return None
+    postcode = data.base_postcode if data.base_postcode is not None else (c.base_postcode if c else None)
+    if postcode is None:
+        raise InvalidInput.field("base_postcode", "is required to set a coverage area")
+    base = await geocode(geocoder, postcode, "base_postcode")
+    spec = data.coverage
+    if spec is None and c is not None and c.coverage_geojson is not None:
+        spec = cov.CoverageSpec(
+            c.coverage_source,
+            c.coverage_radius_km,
+            c.coverage_travel_minutes,
+            c.coverage_profile,
+            json.loads(c.coverage_geojson),
+        )
+    elif spec is not None and c is not None and spec.source == c.coverage_source:
+        # Partial settings change: keep the parameters that were not sent.
+        spec = cov.CoverageSpec(
+            spec.source,
+            spec.radius_km if spec.radius_km is not None else c.coverage_radius_km,
+            spec.travel_minutes if spec.travel_minutes is not None else c.coverage_travel_minutes,
+            spec.profile if spec.profile is not None else c.coverage_profile,
+            spec.drawn if spec.drawn is not None else (json.loads(c.coverage_geojson) if c.coverage_geojson else None),
+        )
+    spec = spec or cov.CoverageSpec("radius")
+    return base, await cov.compute(spec, base, provider)
+
+
+async def create_contractor(
+    session: AsyncSession,
+    data: ContractorInput,
+    *,
+    geocoder: Geocoder,
+    provider: IsochroneProvider,
+    actor_id: int | None,
+    login_password: str | None = None,
+) -> Contractor:
+    """Validate everything and compute coverage first, then write in one flush sequence."""
+    first = _clean(data.first_name, "first_name", required=True)
+    last = _clean(data.last_name, "last_name", required=True)
+    company = _clean(data.company_name, "company_name", max_len=200) or None
+    email = validate_email(data.email or "", "email") if data.email is not None else None
+    if email is None:
+        raise InvalidInput.field("email", "is required")
+    phone = _phone(data.phone)
+    trade_ids = await _check_trades(session, data.trade_ids or [])
+    await _check_email_free(session, email)
+    computed = await _coverage_for(None, data, geocoder, provider)
+    user_id = None
+    if login_password is not None:
+        user = await create_user(
+            session,
+            email=email,
+            password=login_password,
+            account_type_id=ACCOUNT_CONTRACTOR,
+            role="Contractor",
+            first_name=first or "",
+            last_name=last or "",
+            phone=phone,
+            actor_id=actor_id,
+        )
+        user_id = user.id
+    c = Contractor(
+        user_id=user_id,
+        first_name=first,
+        last_name=last,
+        company_name=company,
+        email=email,
+        phone=phone,
+        is_active=True,
+    )
+    if computed:
+        cov.apply(c, *computed)
+    session.add(c)
+    await session.flush()
+    await session.execute(insert(ContractorTrade), [{"contractor_id": c.id, "trade_id": t} for t in trade_ids])
+    if computed:
+        await cov.write_cells(session, c.id, computed[1].geometry)
+    await audit.record(session, user_id=actor_id, action="create", entity="contractor", entity_id=c.id, after=_audit(c))
+    return c
+
+
+def _phone(value: str | None) -> str | None:
+    phone = _clean(value, "phone", max_len=40)
+    if phone and not _PHONE.match(phone):
+        raise InvalidInput.field("phone", "may contain only digits, spaces, +, -, ( and )")
+    return phone or None
+
+
+def _audit(c: Contractor) -> dict[str, Any]:
+    return {
+        "first_name": c.first_name,
+        "last_name": c.last_name,
+        "company_name": c.company_name,
+        "email": c.email,
+        "phone": c.phone,
+        "is_active": c.is_active,
+        "base_postcode": c.base_postcode,
+        "coverage_source": c.coverage_source,
+        "coverage_radius_km": c.coverage_radius_km,
+        "coverage_travel_minutes": c.coverage_travel_minutes,
+    }
+
+
+async def get_by_uuid(session: AsyncSession, contractor_uuid: str) -> Contractor:
+    c = (await session.execute(select(Contractor).where(Contractor.uuid == contractor_uuid))).scalar_one_or_none()
+    if c is None:
+        raise NotFound(NOT_FOUND)
+    return c
+
+
+async def get_for_user(session: AsyncSession, user_id: int) -> Contractor:
+    c = (await session.execute(select(Contractor).where(Contractor.user_id == user_id))).scalar_one_or_none()
+    if c is None:
+        raise NotFound("No contractor profile is linked to this account.")
+    return c
+
+
+async def update_contractor(
+    session: AsyncSession,
+    c: Contractor,
+    data: ContractorInput,
+    *,
+    geocoder: Geocoder,
+    provider: IsochroneProvider,
+    actor_id: int | None,
+) -> Contractor:
+    before = _audit(c)
+    first = _clean(data.first_name, "first_name", required=data.first_name is not None)
+    last = _clean(data.last_name, "last_name", required=data.last_name is not None)
+    company = _clean(data.company_name, "company_name", max_len=200)
+    email = validate_email(data.email, "email") if data.email is not None else None
+    phone = _phone(data.phone) if data.phone is not None else None
+    trade_ids = await _check_trades(session, data.trade_ids) if data.trade_ids is not None else None
+    if email is not None:
+        await _check_email_free(session, email, c.id)
+    computed = await _coverage_for(c, data, geocoder, provider)
+    if first is not None:
+        c.first_name = first
+    if last is not None:
+        c.last_name = last
+    if company is not None:
+        c.company_name = company or None
+    if email is not None:
+        c.email = email
+    if data.phone is not None:
+        c.phone = phone
+    if computed:
+        cov.apply(c, *computed)
+    await session.flush()
+    if trade_ids is not None:
+        await session.execute(ContractorTrade.__table__.delete().where(ContractorTrade.contractor_id == c.id))
+        await session.execute(insert(ContractorTrade), [{"contractor_id": c.id, "trade_id": t} for t in trade_ids])
+    if computed:
+        await cov.write_cells(session, c.id, computed[1].geometry)
+    await audit.record(
+        session, user_id=actor_id, action="update", entity="contractor", entity_id=c.id, before=before, after=_audit(c)
+    )
+    return c
+
+
+async def set_active(session: AsyncSession, c: Contractor, active: bool, *, actor_id: int | None) -> Contractor:
+    if c.is_active != active:
+        c.is_active = active
+        await session.flush()
+        await audit.record(
+            session,
+            user_id=actor_id,
+            action="activate" if active else "deactivate",
+            entity="contractor",
+            entity_id=c.id,
+            after={"is_active": active},
+        )
+    return c
+
+
+async def detail(session: AsyncSession, c: Contractor) -> dict[str, Any]:
+    """The full record for admin and profile reads."""
+    row = contractor_payload(c, (await _trade_names(session, [c.id])).get(c.id, []))
+    trade_ids = (
+        await session.execute(select(ContractorTrade.trade_id).where(ContractorTrade.contractor_id == c.id))
+    ).scalars()
+    row.update(
+        company_name=c.company_name,
+        trade_ids=sorted(trade_ids),
+        user_uuid=None,
+        coverage=coverage_payload(c),
+        created_at=c.created_at.isoformat() if c.created_at else None,
+        updated_at=c.updated_at.isoformat() if c.updated_at else None,
+    )
+    if c.user_id is not None:
+        from propops.auth.models import User
+
+        row["user_uuid"] = (await session.execute(select(User.uuid).where(User.id == c.user_id))).scalar_one_or_none()
+    return row
+
+
+def forbid_self_managed(trade_ids: Any, is_active: Any) -> None:
+    """A contractor edits their own contact and coverage details, never trades or status."""
+    if trade_ids is not None or is_active is not None:
+        raise Forbidden("Contractors cannot change their own trades or active status; ask the office.")
+
+
+async def fix_sequence(session: AsyncSession) -> None:
+    """After inserting explicit ids (demo data), move PostgreSQL's sequence past them."""
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT setval(pg_get_serial_sequence('contractors', 'id'), (SELECT MAX(id) FROM contractors))")
+        )

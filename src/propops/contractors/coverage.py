@@ -1,0 +1,191 @@
+"""Coverage areas: computing them from settings, storing them, and asking who covers a point.
+
+"Who covers this point" is two steps so that it stays fast at 50k contractors and behaves the
+same on SQLite and PostgreSQL: an indexed lookup of the point's grid cell joined to the bbox
+columns narrows the table to a few candidates in SQL, then Shapely decides exactly, vectorised, on
+those candidates only (cells lying wholly inside a polygon skip the exact test).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import shapely
+from shapely.geometry import MultiPolygon, Polygon
+from sqlalchemy import Select, case, delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from propops.contractors.models import (
+    COVERAGE_DRAWN,
+    COVERAGE_ISOCHRONE,
+    COVERAGE_RADIUS,
+    Contractor,
+    ContractorCoverageCell,
+)
+from propops.core.clock import utcnow
+from propops.core.errors import InvalidInput
+from propops.geo.geocoder import GeoPoint
+from propops.geo.geometry import cell_of, cells_for, circle, haversine_km_many, parse_drawn, to_geojson, to_wkb
+from propops.geo.isochrone import PROFILES, EstimatedIsochrone, IsochroneProvider
+
+DEFAULT_RADIUS_KM = 25.0
+MAX_RADIUS_KM = 200.0
+MAX_TRAVEL_MINUTES = 60
+
+
+@dataclass(frozen=True)
+class CoverageSpec:
+    """What the admin asked for: the source and its parameters."""
+
+    source: str
+    radius_km: float | None = None
+    travel_minutes: int | None = None
+    profile: str | None = None
+    drawn: Any = None
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """A computed area, ready to store."""
+
+    spec: CoverageSpec
+    geometry: Polygon | MultiPolygon
+    estimated: bool
+    provider: str
+
+
+def validate_spec(spec: CoverageSpec) -> CoverageSpec:
+    """Fill defaults and reject impossible parameters before any provider is called."""
+    if spec.source == COVERAGE_RADIUS:
+        radius = DEFAULT_RADIUS_KM if spec.radius_km is None else spec.radius_km
+        if not 0.5 <= radius <= MAX_RADIUS_KM:
+            raise InvalidInput.field("coverage.radius_km", f"must be between 0.5 and {MAX_RADIUS_KM:g}")
+        return CoverageSpec(COVERAGE_RADIUS, radius_km=float(radius))
+    if spec.source == COVERAGE_ISOCHRONE:
+        minutes = spec.travel_minutes
+        if minutes is None:
+            raise InvalidInput.field("coverage.travel_minutes", "is required for an isochrone")
+        if not 1 <= minutes <= MAX_TRAVEL_MINUTES:
+            raise InvalidInput.field("coverage.travel_minutes", f"must be between 1 and {MAX_TRAVEL_MINUTES}")
+        profile = spec.profile or "driving"
+        if profile not in PROFILES:
+            raise InvalidInput.field("coverage.profile", f"must be one of: {', '.join(PROFILES)}")
+        return CoverageSpec(COVERAGE_ISOCHRONE, travel_minutes=int(minutes), profile=profile)
+    if spec.source == COVERAGE_DRAWN:
+        if spec.drawn is None:
+            raise InvalidInput.field("coverage.geometry", "is required for a drawn area")
+        return CoverageSpec(COVERAGE_DRAWN, drawn=spec.drawn)
+    raise InvalidInput.field("coverage.source", "must be one of: radius, isochrone, drawn")
+
+
+async def compute(spec: CoverageSpec, base: GeoPoint, provider: IsochroneProvider) -> Coverage:
+    """The area for ``spec`` around ``base``; provider failures are handled by the provider wrapper."""
+    spec = validate_spec(spec)
+    if spec.source == COVERAGE_ISOCHRONE:
+        assert spec.travel_minutes is not None and spec.profile is not None
+        iso = await provider.isochrone(base.latitude, base.longitude, spec.travel_minutes, spec.profile)
+        return Coverage(spec, iso.geometry, iso.estimated, iso.provider)
+    return compute_static(spec, base)
+
+
+def compute_static(spec: CoverageSpec, base: GeoPoint) -> Coverage:
+    """Radius, drawn and estimated isochrones: no network, so usable from the seeder."""
+    spec = validate_spec(spec)
+    if spec.source == COVERAGE_RADIUS:
+        assert spec.radius_km is not None
+        return Coverage(spec, circle(base.latitude, base.longitude, spec.radius_km), False, "radius")
+    if spec.source == COVERAGE_DRAWN:
+        return Coverage(spec, parse_drawn(spec.drawn), False, "drawn")
+    assert spec.travel_minutes is not None and spec.profile is not None
+    iso = EstimatedIsochrone().compute(base.latitude, base.longitude, spec.travel_minutes, spec.profile)
+    return Coverage(spec, iso.geometry, True, iso.provider)
+
+
+def apply(contractor: Contractor, base: GeoPoint, cov: Coverage, now: datetime | None = None) -> None:
+    """Copy a computed area onto the row (the cells are written by ``write_cells`` after flush)."""
+    contractor.base_postcode = base.postcode
+    contractor.base_latitude = base.latitude
+    contractor.base_longitude = base.longitude
+    contractor.coverage_source = cov.spec.source
+    contractor.coverage_radius_km = cov.spec.radius_km
+    contractor.coverage_travel_minutes = cov.spec.travel_minutes
+    contractor.coverage_profile = cov.spec.profile
+    contractor.coverage_geojson = json.dumps(to_geojson(cov.geometry), separators=(",", ":"))
+    contractor.coverage_wkb = to_wkb(cov.geometry)
+    min_lon, min_lat, max_lon, max_lat = cov.geometry.bounds
+    contractor.coverage_min_lat, contractor.coverage_max_lat = min_lat, max_lat
+    contractor.coverage_min_lon, contractor.coverage_max_lon = min_lon, max_lon
+    contractor.coverage_estimated = cov.estimated
+    contractor.coverage_provider = cov.provider
+    contractor.coverage_computed_at = now or utcnow()
+
+
+def cell_rows(contractor_id: int, geom: Polygon | MultiPolygon) -> list[dict[str, Any]]:
+    return [{"cell": c, "contractor_id": contractor_id, "interior": inside} for c, inside in cells_for(geom)]
+
+
+async def write_cells(session: AsyncSession, contractor_id: int, geom: Polygon | MultiPolygon) -> None:
+    """Replace the contractor's grid cells (after the row has an id)."""
+    await session.execute(delete(ContractorCoverageCell).where(ContractorCoverageCell.contractor_id == contractor_id))
+    rows = cell_rows(contractor_id, geom)
+    if rows:
+        await session.execute(insert(ContractorCoverageCell), rows)
+
+
+def candidates_stmt(lat: float, lon: float) -> Select[Any]:
+    """Active contractors whose grid cell and bbox contain the point; WKB only where needed."""
+    c, cell = Contractor, ContractorCoverageCell
+    return (
+        select(
+            c.id,
+            case((cell.interior, None), else_=c.coverage_wkb).label("wkb"),
+            c.base_latitude,
+            c.base_longitude,
+        )
+        .join(cell, cell.contractor_id == c.id)
+        .where(
+            cell.cell == cell_of(lat, lon),
+            c.is_active.is_(True),
+            c.coverage_min_lat <= lat,
+            c.coverage_max_lat >= lat,
+            c.coverage_min_lon <= lon,
+            c.coverage_max_lon >= lon,
+        )
+    )
+
+
+def exact_filter(rows: list[Any], lat: float, lon: float) -> list[tuple[int, float]]:
+    """Keep rows whose polygon covers (lon, lat); return (id, km from base), nearest first."""
+    if not rows:
+        return []
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    keep = np.ones(len(rows), dtype=bool)
+    boundary = [i for i, r in enumerate(rows) if r[1] is not None]
+    if boundary:
+        geoms = shapely.from_wkb([rows[i][1] for i in boundary])
+        keep[boundary] = shapely.intersects_xy(geoms, lon, lat)
+    lats = np.fromiter((r[2] if r[2] is not None else np.nan for r in rows), dtype=float, count=len(rows))
+    lons = np.fromiter((r[3] if r[3] is not None else np.nan for r in rows), dtype=float, count=len(rows))
+    dist = haversine_km_many(lat, lon, lats, lons)
+    ids, dist = ids[keep], dist[keep]
+    order = np.lexsort((ids, dist))
+    return [(int(ids[i]), round(float(dist[i]), 2)) for i in order]
+
+
+async def covering(
+    session: AsyncSession, lat: float, lon: float, stmt: Select[Any] | None = None
+) -> list[tuple[int, float]]:
+    """Contractors covering the point as (id, distance_km from their base), nearest first."""
+    rows = list((await session.execute(stmt if stmt is not None else candidates_stmt(lat, lon))).all())
+    return exact_filter(rows, lat, lon)
+
+
+def geometry_of(contractor: Contractor) -> Polygon | MultiPolygon | None:
+    if contractor.coverage_wkb is None:
+        return None
+    geom = shapely.from_wkb(contractor.coverage_wkb)
+    return geom if isinstance(geom, Polygon | MultiPolygon) else None
