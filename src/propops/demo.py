@@ -83,7 +83,9 @@ async def seed_accounts(session: AsyncSession, demo: DemoContext) -> None:
     await session.flush()
 
 
-SEEDERS: list[Seeder] = [seed_accounts]
+from propops.contractors.demo import seed as seed_contractors  # noqa: E402 - needs seed_accounts' users
+
+SEEDERS: list[Seeder] = [seed_accounts, seed_contractors]
 
 
 def _load_domain_seeders() -> list[Seeder]:
