@@ -83,9 +83,11 @@ async def seed_accounts(session: AsyncSession, demo: DemoContext) -> None:
     await session.flush()
 
 
+from propops.agents.demo import seed as seed_agents  # noqa: E402 - needs seed_accounts' users
+from propops.branches.demo import seed as seed_branches  # noqa: E402
 from propops.contractors.demo import seed as seed_contractors  # noqa: E402 - needs seed_accounts' users
 
-SEEDERS: list[Seeder] = [seed_accounts, seed_contractors]
+SEEDERS: list[Seeder] = [seed_accounts, seed_branches, seed_agents, seed_contractors]
 
 
 def _load_domain_seeders() -> list[Seeder]:

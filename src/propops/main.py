@@ -33,10 +33,12 @@ also needs the session's CSRF token (`csrf_token` field or `X-CSRF-Token` header
 
 def _routers() -> list[Any]:
     """Domain routers, imported here so that importing ``main`` wires the whole API."""
+    from propops.agents.router import router as agents_router
     from propops.auth.router import router as auth_router
+    from propops.branches.router import router as branches_router
     from propops.contractors.router import router as contractors_router
 
-    return [auth_router, contractors_router]
+    return [auth_router, contractors_router, branches_router, agents_router]
 
 
 def iter_api_routes(routes: Iterable[Any]) -> Iterator[APIRoute]:
