@@ -36,9 +36,18 @@ def _routers() -> list[Any]:
     from propops.agents.router import router as agents_router
     from propops.auth.router import router as auth_router
     from propops.branches.router import router as branches_router
+    from propops.certifications.router import router as certifications_router
     from propops.contractors.router import router as contractors_router
+    from propops.notifications.router import router as notifications_router
 
-    return [auth_router, contractors_router, branches_router, agents_router]
+    return [
+        auth_router,
+        contractors_router,
+        certifications_router,
+        notifications_router,
+        branches_router,
+        agents_router,
+    ]
 
 
 def iter_api_routes(routes: Iterable[Any]) -> Iterator[APIRoute]:
@@ -98,9 +107,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from propops.worker import BackgroundSchedule
+
+        schedule = BackgroundSchedule(ctx.db, settings) if settings.run_background_tasks else None
         try:
             yield
         finally:
+            if schedule is not None:
+                await schedule.stop()
             await ctx.rate_limits.close()
             await ctx.db.dispose()
 
