@@ -46,7 +46,9 @@ class CertificationTypeTrade(Base):
 class Certification(UUIDMixin, Base):
     __tablename__ = "certifications"
     __table_args__ = (
-        Index("ix_certifications_contractor_type_superseded", "contractor_id", "certification_type_id", "superseded_at"),
+        Index(
+            "ix_certifications_contractor_type_superseded", "contractor_id", "certification_type_id", "superseded_at"
+        ),
         Index("ix_certifications_superseded_expires", "superseded_at", "expires_on"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -60,9 +62,7 @@ class Certification(UUIDMixin, Base):
     content_type: Mapped[str] = mapped_column(String(100))
     size_bytes: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
-    uploaded_by_user_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
-    )
+    uploaded_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     superseded_at: Mapped[datetime | None] = mapped_column(nullable=True)
     superseded_by_id: Mapped[int | None] = mapped_column(

@@ -9,7 +9,6 @@ A worker that dies mid-batch leaves its rows claimed only until the lease runs o
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
@@ -55,7 +54,8 @@ class _Claimed:
 
 def backoff_seconds(settings: Settings, attempts: int) -> float:
     """Exponential: base, 2*base, 4*base... capped, so a long SMTP outage is not hammered."""
-    return float(min(settings.outbox_backoff_max_seconds, settings.outbox_backoff_base_seconds * 2 ** max(0, attempts - 1)))
+    delay = settings.outbox_backoff_base_seconds * 2 ** max(0, attempts - 1)
+    return float(min(settings.outbox_backoff_max_seconds, delay))
 
 
 def build_message(settings: Settings, row: _Claimed) -> EmailMessage:
@@ -127,7 +127,7 @@ async def _send_batch(settings: Settings, batch: list[_Claimed]) -> dict[int, tu
                     results[row.id] = (False, f"SMTP {exc.code}: {exc.message}", exc.code >= 500)
                     if exc.code in (421,):  # server closing the connection: stop this batch
                         break
-    except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
         error = f"SMTP unavailable: {type(exc).__name__}: {exc}"[:1000]
         for row in batch:
             results.setdefault(row.id, (False, error, False))
@@ -137,8 +137,13 @@ async def _send_batch(settings: Settings, batch: list[_Claimed]) -> dict[int, tu
 
 
 async def _record(
-    db: Database, settings: Settings, batch: list[_Claimed], results: dict[int, tuple[bool, str | None, bool]],
-    *, worker_id: str, now: datetime,
+    db: Database,
+    settings: Settings,
+    batch: list[_Claimed],
+    results: dict[int, tuple[bool, str | None, bool]],
+    *,
+    worker_id: str,
+    now: datetime,
 ) -> DeliveryReport:
     report = DeliveryReport(claimed=len(batch))
     sent_ids = [row.id for row in batch if results[row.id][0]]
