@@ -89,7 +89,7 @@ async def build_app(tmp: Path, *, seed: bool = True, **overrides: Any) -> Built:
     await upgrade_async(url)
     app = create_app(settings)
     if seed:
-        await seed_demo(app.state.ctx.db, DEMO_PASSWORD)
+        await seed_demo(app.state.ctx.db, DEMO_PASSWORD, settings)
     return Built(app=app, settings=settings, drop=drop)
 
 

@@ -62,7 +62,7 @@ async def _seed_and_report(settings: Settings, *, only_if_empty: bool) -> bool:
         if not only_if_empty and not await is_empty(db):
             typer.echo("Database is not empty; refusing to seed demo data twice.", err=True)
             raise typer.Exit(1)
-        demo = await seed_demo(db, settings.demo_password)
+        demo = await seed_demo(db, settings.demo_password, settings)
         ctx = AppContext(settings=settings, db=db, rate_limits=MemoryRateLimitStore())
         async with db.sessionmaker() as session, session.begin():
             admin = (await session.execute(select(User).where(User.email == "admin@example.com"))).scalar_one()

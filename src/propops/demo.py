@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from propops.auth.models import ACCOUNT_AGENT, ACCOUNT_CONTRACTOR, ACCOUNT_STAFF, User
 from propops.core.db import Database
 from propops.core.security import hash_password, random_password
+from propops.core.settings import Settings
 
 N_AGENTS = 15
 N_CONTRACTORS = 30
@@ -85,9 +86,10 @@ async def seed_accounts(session: AsyncSession, demo: DemoContext) -> None:
 
 from propops.agents.demo import seed as seed_agents  # noqa: E402 - needs seed_accounts' users
 from propops.branches.demo import seed as seed_branches  # noqa: E402
+from propops.certifications.demo import seed as seed_certifications  # noqa: E402 - needs contractors
 from propops.contractors.demo import seed as seed_contractors  # noqa: E402 - needs seed_accounts' users
 
-SEEDERS: list[Seeder] = [seed_accounts, seed_branches, seed_agents, seed_contractors]
+SEEDERS: list[Seeder] = [seed_accounts, seed_branches, seed_agents, seed_contractors, seed_certifications]
 
 
 def _load_domain_seeders() -> list[Seeder]:
@@ -100,9 +102,11 @@ async def is_empty(db: Database) -> bool:
         return (await session.execute(select(func.count()).select_from(User))).scalar_one() == 0
 
 
-async def seed_demo(db: Database, password: str | None) -> DemoContext:
+async def seed_demo(db: Database, password: str | None, settings: Settings | None = None) -> DemoContext:
+    """``settings`` tells seeders that write files where storage lives (default: the environment's)."""
     pw = password or random_password()
     demo = DemoContext(password=pw, password_hash=hash_password(pw))
+    demo.extras["settings"] = settings
     async with db.sessionmaker() as session, session.begin():
         for seeder in _load_domain_seeders():
             await seeder(session, demo)
