@@ -192,6 +192,67 @@ def issue_token_cmd(email: Annotated[str, typer.Option(help="Account email")]) -
     asyncio.run(run())
 
 
+reminders_app = typer.Typer(help="Certificate expiry reminders.", no_args_is_help=True)
+app.add_typer(reminders_app, name="reminders")
+
+
+@reminders_app.command("run")
+def reminders_run() -> None:
+    """Queue the reminders due today (idempotent: a rerun queues nothing new)."""
+    from propops.certifications.reminders import run_reminders
+    from propops.core.db import Database
+
+    async def run() -> None:
+        settings = _settings()
+        db = Database(settings.database_url)
+        try:
+            report = await run_reminders(db, settings)
+            typer.echo(
+                f"Scanned {report.scanned} certificates; {report.sent} reminder steps queued "
+                f"({report.emails} emails). `propops worker --once` delivers them."
+            )
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="Deliver the emails that are due, then exit")] = False,
+) -> None:
+    """Deliver the email outbox and run reminders on a schedule (safe to run several on PostgreSQL)."""
+    import logging
+    import signal
+
+    from propops.core.db import Database
+    from propops.notifications.delivery import deliver_due
+    from propops.worker import run_schedule
+
+    settings = _settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    async def run() -> None:
+        db = Database(settings.database_url)
+        try:
+            if once:
+                report = await deliver_due(db, settings)
+                typer.echo(
+                    f"Claimed {report.claimed}: sent {report.sent}, to retry {report.retried}, failed {report.failed}."
+                )
+                return
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            typer.echo("PropOps worker running (Ctrl-C to stop).")
+            await run_schedule(db, settings, stop)
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+
+
 def main() -> None:
     app()
 
