@@ -1,0 +1,23 @@
+"""``sla_target_hours``: the jobs issue's hook. A job-type rule overrides the generic rule."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from propops.branches.service import open_job_counts, sla_target_hours
+
+
+class TestSlaTargetHours:
+    async def test_generic_override_and_missing(self, app: FastAPI) -> None:
+        async with app.state.ctx.db.sessionmaker() as session:
+            assert await sla_target_hours(session, 1, 1, None) == 4
+            assert await sla_target_hours(session, 1, 4, 2) == 168  # no job-type rule: generic
+            assert await sla_target_hours(session, 2, 1, 2) == 2  # Gas Safety overrides 4
+            assert await sla_target_hours(session, 2, 1, None) == 4
+            assert await sla_target_hours(session, 2, 3, 2) == 72
+            assert await sla_target_hours(session, 5, 1, None) is None  # Branch_005 has no SLA
+            assert await sla_target_hours(session, 999999, 1, 1) is None
+
+    async def test_open_job_counts_placeholder(self, app: FastAPI) -> None:
+        async with app.state.ctx.db.sessionmaker() as session:
+            assert await open_job_counts(session, [1, 2]) == {1: 0, 2: 0}
