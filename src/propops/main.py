@@ -19,6 +19,7 @@ from propops.core.context import AppContext
 from propops.core.db import Database
 from propops.core.envelope import failure
 from propops.core.errors import AppError
+from propops.core.fastpath import make_reader
 from propops.core.middleware import PropOpsMiddleware
 from propops.core.ratelimit import make_store
 from propops.core.settings import Settings, get_settings
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings=settings,
         db=Database(settings.database_url),
         rate_limits=make_store(settings.rate_limit_backend, settings.redis_url),
+        fast=make_reader(settings.database_url),
     )
 
     @asynccontextmanager
@@ -116,6 +118,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if schedule is not None:
                 await schedule.stop()
             await ctx.rate_limits.close()
+            if ctx.fast is not None:
+                await ctx.fast.close()
             await ctx.db.dispose()
 
     app = FastAPI(title="PropOps API", version=__version__, description=DESCRIPTION, lifespan=lifespan)

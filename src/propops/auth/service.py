@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from propops.auth.models import (
@@ -25,10 +25,8 @@ from propops.auth.models import (
     LoginFailure,
     Permission,
     Role,
-    RolePermission,
     SystemState,
     User,
-    UserPermission,
 )
 from propops.core import audit
 from propops.core.clock import as_utc, iso, utcnow
@@ -92,71 +90,63 @@ def validate_password(password: str) -> str:
 
 # --- authentication fast path -------------------------------------------------------------------
 
-_AUTH_STMT = (
-    select(
-        ApiToken.id,
-        ApiToken.expires_at,
-        ApiToken.revoked_at,
-        User.id,
-        User.uuid,
-        User.email,
-        User.first_name,
-        User.last_name,
-        User.account_type_id,
-        User.role_id,
-        User.account_status_id,
-        select(SystemState.value).where(SystemState.key == EPOCH_KEY).scalar_subquery(),
-    )
-    .join(User, User.id == ApiToken.user_id)
-    .where(ApiToken.token_hash == bindparam("h"))
+_AUTH_SQL = (
+    "SELECT t.id, t.expires_at, t.revoked_at, u.id, u.uuid, u.email, u.first_name, u.last_name, "
+    "u.account_type_id, u.role_id, u.account_status_id, "
+    "(SELECT s.value FROM system_state s WHERE s.key = 'permissions_epoch') "
+    "FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = {0}"
 )
-_ROLE_PERMS = select(RolePermission.permission_key).where(RolePermission.role_id == bindparam("r"))
-_USER_PERMS = select(UserPermission.permission_key, UserPermission.granted).where(
-    UserPermission.user_id == bindparam("u")
-)
+_ROLE_PERMS_SQL = "SELECT permission_key FROM role_permissions WHERE role_id = {0}"
+_USER_PERMS_SQL = "SELECT permission_key, granted FROM user_permissions WHERE user_id = {0}"
+
+
+def _as_datetime(value: Any) -> datetime:
+    """The raw SQLite driver returns stored datetimes as ISO text."""
+    return as_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
 
 
 async def authenticate_token(ctx: AppContext, raw_token: str) -> Principal:
+    """One indexed read per request on the raw driver; the permission set is cached per process
+    and keyed by the shared epoch, so grants and revocations apply on the next request."""
     if not raw_token or len(raw_token) > 512:
         raise Unauthorized("Invalid or expired token.")
     hashed = token_hash(ctx.settings.secret_key, raw_token)
-    async with ctx.db.engine.connect() as conn:
-        row = (await conn.execute(_AUTH_STMT, {"h": hashed})).first()
-        if row is None:
-            raise Unauthorized("Invalid or expired token.")
-        (
-            token_id,
-            expires_at,
-            revoked_at,
-            user_id,
-            user_uuid,
-            email,
-            first,
-            last,
-            account_type_id,
-            role_id,
-            status_id,
-            epoch,
-        ) = row
-        if revoked_at is not None:
-            raise Unauthorized("This session has been revoked. Please log in again.")
-        if as_utc(expires_at) <= utcnow():
-            raise Unauthorized("This session has expired. Please log in again.")
-        if status_id != STATUS_ACTIVE:
-            raise Unauthorized("This account is disabled.")
-        epoch = int(epoch or 0)
-        cached = ctx.permission_cache.get(user_id)
-        if cached is not None and cached[0] == epoch:
-            perms = cached[1]
-        else:
-            role_keys = {r[0] for r in await conn.execute(_ROLE_PERMS, {"r": role_id})}
-            for key, granted in await conn.execute(_USER_PERMS, {"u": user_id}):
-                if granted:
-                    role_keys.add(key)
-                else:
-                    role_keys.discard(key)
-            perms = frozenset(role_keys)
-            ctx.permission_cache[user_id] = (epoch, perms)
+    row = await ctx.read_one(_AUTH_SQL, hashed)
+    if row is None:
+        raise Unauthorized("Invalid or expired token.")
+    (
+        token_id,
+        expires_at,
+        revoked_at,
+        user_id,
+        user_uuid,
+        email,
+        first,
+        last,
+        account_type_id,
+        role_id,
+        status_id,
+        epoch,
+    ) = row
+    if revoked_at is not None:
+        raise Unauthorized("This session has been revoked. Please log in again.")
+    if _as_datetime(expires_at) <= utcnow():
+        raise Unauthorized("This session has expired. Please log in again.")
+    if status_id != STATUS_ACTIVE:
+        raise Unauthorized("This account is disabled.")
+    epoch = int(epoch or 0)
+    cached = ctx.permission_cache.get(user_id)
+    if cached is not None and cached[0] == epoch:
+        perms = cached[1]
+    else:
+        keys = {r[0] for r in await ctx.read_all(_ROLE_PERMS_SQL, role_id)}
+        for key, granted in await ctx.read_all(_USER_PERMS_SQL, user_id):
+            if granted:
+                keys.add(key)
+            else:
+                keys.discard(key)
+        perms = frozenset(keys)
+        ctx.permission_cache[user_id] = (epoch, perms)
     return Principal(
         user_id=user_id,
         uuid=user_uuid,

@@ -40,9 +40,10 @@ Q = Annotated[str | None, Query()]
     responses=error_responses(401, 403, 429),
     summary="List trade categories",
 )
-async def trades(ctx: Ctx) -> dict[str, Any]:
-    async with ctx.db.engine.connect() as conn:
-        return ok(await service.list_trades(conn))
+async def trades(ctx: Ctx) -> JSONResponse:
+    """A hot lookup: read on the raw driver and returned pre-serialised (see core.fastpath)."""
+    rows = await ctx.read_all("SELECT id, name FROM trades ORDER BY id")
+    return JSONResponse(ok([{"trade_id": r[0], "name": r[1]} for r in rows]))
 
 
 def _int(name: str, raw: str | None, lo: int, hi: int) -> int | None:

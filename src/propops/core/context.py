@@ -8,6 +8,7 @@ from typing import Any
 from starlette.requests import Request
 
 from propops.core.db import Database
+from propops.core.fastpath import FastReader, read
 from propops.core.ratelimit import RateLimitStore
 from propops.core.settings import Settings
 
@@ -20,6 +21,16 @@ class AppContext:
     # user_id -> (permissions epoch, resolved keys); invalidated by the epoch read on each request.
     permission_cache: dict[int, tuple[int, frozenset[str]]] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
+    fast: FastReader | None = None
+
+    async def read_all(self, template: str, *params: Any) -> list[tuple[Any, ...]]:
+        """Hot-path read on the raw driver; see ``propops.core.fastpath``."""
+        rows: list[tuple[Any, ...]] = await read(self.db, self.fast, template, params)
+        return rows
+
+    async def read_one(self, template: str, *params: Any) -> tuple[Any, ...] | None:
+        row: tuple[Any, ...] | None = await read(self.db, self.fast, template, params, one=True)
+        return row
 
 
 def get_ctx(request: Request) -> AppContext:
