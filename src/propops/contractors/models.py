@@ -34,7 +34,6 @@ class ContractorTrade(Base):
 class Contractor(UUIDMixin, TimestampMixin, Base):
     __tablename__ = "contractors"
     __table_args__ = (
-        Index("ix_contractors_active_last_first", "is_active", "last_name", "first_name"),
         Index("ix_contractors_bbox_lat", "coverage_min_lat", "coverage_max_lat"),
         Index("ix_contractors_bbox_lon", "coverage_min_lon", "coverage_max_lon"),
     )

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Select, and_, exists, func, insert, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import defer
 
 from propops.auth.models import ACCOUNT_CONTRACTOR
 from propops.auth.service import create_user, validate_email
@@ -29,6 +30,15 @@ NOT_FOUND = "Contractor not found."
 _PHONE = re.compile(r"^[0-9+()\- ]{5,40}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_SEARCH = 100
+_LIST_COLUMNS = (
+    Contractor.id,
+    Contractor.uuid,
+    Contractor.first_name,
+    Contractor.last_name,
+    Contractor.email,
+    Contractor.phone,
+    Contractor.is_active,
+)
 
 
 async def list_trades(conn: AsyncConnection) -> list[dict[str, Any]]:
@@ -130,17 +140,34 @@ async def _rows(session: AsyncSession, ids: list[int], with_coverage: bool) -> l
     """Two queries for any page size: the contractors, then all their trade names."""
     if not ids:
         return []
-    contractors = {c.id: c for c in (await session.execute(select(Contractor).where(Contractor.id.in_(ids)))).scalars()}
     trades = await _trade_names(session, ids)
-    out = []
-    for cid in ids:
-        c = contractors[cid]
-        row = contractor_payload(c, trades.get(cid, []))
-        if with_coverage:
+    if with_coverage:
+        stmt = select(Contractor).where(Contractor.id.in_(ids)).options(defer(Contractor.coverage_wkb))
+        contractors = {c.id: c for c in (await session.execute(stmt)).scalars()}
+        out = []
+        for cid in ids:
+            c = contractors[cid]
+            row = contractor_payload(c, trades.get(cid, []))
             row["company_name"] = c.company_name
             row["coverage"] = coverage_payload(c)
-        out.append(row)
-    return out
+            out.append(row)
+        return out
+    # The plain list needs eight columns, not the coverage blobs: select just those.
+    cols = select(*_LIST_COLUMNS).where(Contractor.id.in_(ids))
+    by_id = {r.id: r for r in await session.execute(cols)}
+    return [
+        {
+            "ID": r.id,
+            "uuid": r.uuid,
+            "first_name": r.first_name,
+            "last_name": r.last_name,
+            "email": r.email,
+            "phone": r.phone,
+            "trades": trades.get(r.id, []),
+            "is_active": r.is_active,
+        }
+        for r in (by_id[cid] for cid in ids)
+    ]
 
 
 async def _trade_names(session: AsyncSession, ids: list[int]) -> dict[int, list[str]]:

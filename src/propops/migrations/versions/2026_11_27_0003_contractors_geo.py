@@ -110,9 +110,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("uuid", name=op.f("uq_contractors_uuid")),
     )
     with op.batch_alter_table("contractors", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_contractors_active_last_first", ["is_active", "last_name", "first_name"], unique=False
-        )
         batch_op.create_index("ix_contractors_bbox_lat", ["coverage_min_lat", "coverage_max_lat"], unique=False)
         batch_op.create_index("ix_contractors_bbox_lon", ["coverage_min_lon", "coverage_max_lon"], unique=False)
         batch_op.create_index(batch_op.f("ix_contractors_email"), ["email"], unique=False)
@@ -166,7 +163,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_contractors_email"))
         batch_op.drop_index("ix_contractors_bbox_lon")
         batch_op.drop_index("ix_contractors_bbox_lat")
-        batch_op.drop_index("ix_contractors_active_last_first")
 
     op.drop_table("contractors")
     op.drop_table("geo_postcodes")
