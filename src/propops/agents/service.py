@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, Select, exists, false, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from propops.agents.models import Agent, AgentBranch
 from propops.auth.models import ACCOUNT_AGENT, ACCOUNT_STAFF, STATUS_ACTIVE, User
@@ -40,12 +41,14 @@ def visible_branches_select(principal: Principal) -> Select[int] | None:
     if principal.account_type_id == ACCOUNT_STAFF:
         return None
     if principal.account_type_id == ACCOUNT_AGENT:
+        # correlate(None): a self-contained subquery, never tied to the tables of the outer query
         return (
             select(AgentBranch.branch_id)
             .join(Agent, Agent.id == AgentBranch.agent_id)
             .where(Agent.user_id == principal.user_id)
+            .correlate(None)
         )
-    return select(Branch.id).where(false())
+    return select(Branch.id).where(false()).correlate(None)
 
 
 async def visible_branch_ids(session: AsyncSession, principal: Principal) -> set[int] | None:
@@ -83,7 +86,8 @@ def agent_visibility_condition(principal: Principal) -> ColumnElement[bool] | No
     visible = visible_branches_select(principal)
     if visible is None:
         return None
-    works_there = exists().where(AgentBranch.agent_id == Agent.id, AgentBranch.branch_id.in_(visible))
+    member = aliased(AgentBranch)  # the outer query may already join AgentBranch (primary branch)
+    works_there = exists().where(member.agent_id == Agent.id, member.branch_id.in_(visible))
     return or_(Agent.user_id == principal.user_id, works_there)
 
 
@@ -139,8 +143,8 @@ async def list_agents(
         )
     if branch_id is not None:
         await ensure_branch_visible(session, principal, branch_id)
-        member = AgentBranch.__table__.alias("member")
-        conditions.append(exists().where(member.c.agent_id == Agent.id, member.c.branch_id == branch_id))
+        member = aliased(AgentBranch)
+        conditions.append(exists().where(member.agent_id == Agent.id, member.branch_id == branch_id))
     visible = agent_visibility_condition(principal)
     if visible is not None:
         conditions.append(visible)
