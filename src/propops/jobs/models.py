@@ -1,11 +1,22 @@
-"""Job lookups (statuses, priorities, job types), seeded by the foundation migration."""
+"""Job lookups (statuses, priorities, job types; seeded by the foundation migration), properties,
+jobs and their history, recalls and case notes.
+
+Other domains read these tables (agent KPIs, branch open-job counts), so the column names are a
+contract: a job is *completed* when ``completed_at`` is set and its status is Complete, Closed or
+Archived; a *recall* is a ``job_recalls`` row and ``jobs.recall_count`` mirrors their number.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Integer, String
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from propops.core.db import Base
+from propops.core.clock import utcnow
+from propops.core.db import Base, TimestampMixin, UUIDMixin
 
 
 class JobStatus(Base):
@@ -27,3 +38,109 @@ class JobType(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(80), unique=True)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+# Status ids (seeded by the foundation migration); the lifecycle in ``jobs.service`` uses these.
+STATUS_NEW, STATUS_ASSIGNED, STATUS_IN_PROGRESS, STATUS_COMPLETE = 1, 2, 3, 4
+STATUS_CLOSED, STATUS_ARCHIVED, STATUS_CANCELLED = 5, 6, 7
+OPEN_STATUSES = (STATUS_NEW, STATUS_ASSIGNED, STATUS_IN_PROGRESS)
+COMPLETED_STATUSES = (STATUS_COMPLETE, STATUS_CLOSED, STATUS_ARCHIVED)
+
+
+class Property(UUIDMixin, TimestampMixin, Base):
+    """An address jobs are raised against; it exists independently of jobs (reference §3.1)."""
+
+    __tablename__ = "properties"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"), index=True)
+    address_line1: Mapped[str] = mapped_column(String(200))
+    address_line2: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    town: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # Normalised ("SW1A 1AA"), indexed for look-up by postcode.
+    postcode: Mapped[str] = mapped_column(String(10), index=True)
+    latitude: Mapped[float | None] = mapped_column(Float, nullable=True)
+    longitude: Mapped[float | None] = mapped_column(Float, nullable=True)
+    geo_precision: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    tenant_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    tenant_email: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    tenant_phone: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Job(UUIDMixin, TimestampMixin, Base):
+    """A maintenance job. ``branch_id`` is copied from the property so branch filters need no join."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_branch_id_id", "branch_id", "id"),
+        Index("ix_jobs_contractor_id_id", "contractor_id", "id"),
+        Index("ix_jobs_agent_id_status_id", "agent_id", "status_id"),
+        Index("ix_jobs_status_id_sla_due_at", "status_id", "sla_due_at"),
+        Index("ix_jobs_agent_id_reported_at", "agent_id", "reported_at"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_ref: Mapped[str] = mapped_column(String(20), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    property_id: Mapped[int] = mapped_column(ForeignKey("properties.id"), index=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"))
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"), nullable=True)
+    trade_id: Mapped[int] = mapped_column(ForeignKey("trades.id"))
+    job_type_id: Mapped[int | None] = mapped_column(ForeignKey("job_types.id"), nullable=True)
+    priority_id: Mapped[int] = mapped_column(ForeignKey("priorities.id"))
+    status_id: Mapped[int] = mapped_column(ForeignKey("job_statuses.id"), default=STATUS_NEW)
+    contractor_id: Mapped[int | None] = mapped_column(ForeignKey("contractors.id"), nullable=True)
+    contractor_budget: Mapped[Decimal | None] = mapped_column(Numeric(12, 2), nullable=True)
+    client_budget: Mapped[Decimal | None] = mapped_column(Numeric(12, 2), nullable=True)
+    reported_at: Mapped[datetime] = mapped_column(default=utcnow)
+    assigned_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    accepted_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    completed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    sla_target_hours: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    sla_due_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    sla_breach_notified_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    recall_count: Mapped[int] = mapped_column(Integer, default=0)
+    parent_job_id: Mapped[int | None] = mapped_column(
+        ForeignKey("jobs.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+
+
+class JobEvent(Base):
+    """One history entry ("commit"): who did what to a job, with the fields before and after."""
+
+    __tablename__ = "job_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    event: Mapped[str] = mapped_column(String(30))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    reason: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class JobRecall(Base):
+    """One recall of a completed job; the KPI "recall" is a row here (``jobs.recall_count`` mirrors it)."""
+
+    __tablename__ = "job_recalls"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    reason: Mapped[str] = mapped_column(String(1000))
+    recalled_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class JobCaseNote(UUIDMixin, Base):
+    """A note on a job's timeline; ``send_email`` notes are mailed through the outbox."""
+
+    __tablename__ = "job_case_notes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    note: Mapped[str] = mapped_column(Text)
+    is_private: Mapped[bool] = mapped_column(Boolean, default=False)
+    send_email: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
