@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, insert, or_, select, text
+from sqlalchemy import Select, and_, delete, exists, func, insert, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import defer
 
@@ -456,7 +456,7 @@ async def update_contractor(
         cov.apply(c, *computed)
     await session.flush()
     if trade_ids is not None:
-        await session.execute(ContractorTrade.__table__.delete().where(ContractorTrade.contractor_id == c.id))
+        await session.execute(delete(ContractorTrade).where(ContractorTrade.contractor_id == c.id))
         await session.execute(insert(ContractorTrade), [{"contractor_id": c.id, "trade_id": t} for t in trade_ids])
     if computed:
         await cov.write_cells(session, c.id, computed[1].geometry)
@@ -510,7 +510,7 @@ def forbid_self_managed(trade_ids: Any, is_active: Any) -> None:
 
 async def fix_sequence(session: AsyncSession) -> None:
     """After inserting explicit ids (demo data), move PostgreSQL's sequence past them."""
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         await session.execute(
             text("SELECT setval(pg_get_serial_sequence('contractors', 'id'), (SELECT MAX(id) FROM contractors))")
         )

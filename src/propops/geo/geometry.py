@@ -140,8 +140,8 @@ def cells_for(geom: BaseGeometry) -> list[tuple[int, bool]]:
     min_lon, min_lat, max_lon, max_lat = geom.bounds
     r0, r1 = math.floor(min_lat / CELL_LAT), math.floor(max_lat / CELL_LAT)
     c0, c1 = math.floor((min_lon + 180.0) / CELL_LON), math.floor((max_lon + 180.0) / CELL_LON)
-    rows, cols = np.meshgrid(np.arange(r0, r1 + 1), np.arange(c0, c1 + 1), indexing="ij")
-    rows, cols = rows.ravel(), cols.ravel()
+    grid_rows, grid_cols = np.meshgrid(np.arange(r0, r1 + 1), np.arange(c0, c1 + 1), indexing="ij")
+    rows, cols = grid_rows.ravel(), grid_cols.ravel()
     x0, y0 = cols * CELL_LON - 180.0, rows * CELL_LAT
     boxes = shapely.box(x0, y0, x0 + CELL_LON, y0 + CELL_LAT)
     shapely.prepare(geom)

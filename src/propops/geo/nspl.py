@@ -8,6 +8,7 @@ are skipped; ``doterm`` (termination date), when present, marks terminated postc
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +30,7 @@ class ImportResult:
     skipped: int
 
 
-def _pick(header: list[str], names: tuple[str, ...], path: Path) -> str:
+def _pick(header: Sequence[str], names: tuple[str, ...], path: Path) -> str:
     lowered = {h.strip().lower(): h for h in header}
     for n in names:
         if n in lowered:
