@@ -1,0 +1,197 @@
+"""HTTP for jobs: /api/jobs/manage (reads and actions), /api/jobs/case-notes, /api/jobs/remedials."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+
+from propops.auth.deps import require
+from propops.auth.service import Principal
+from propops.branches.service import check_uuid, clean_search
+from propops.core.deps import DbSession
+from propops.core.envelope import Envelope, ListEnvelope, error_responses, ok, ok_list
+from propops.core.errors import InvalidInput
+from propops.core.pagination import PageParams, require_action
+from propops.jobs import assignment, notes, service
+from propops.jobs.models import Property
+from propops.jobs.schemas import (
+    CaseNoteCreated,
+    CaseNoteRead,
+    CaseNoteRequest,
+    JobCommit,
+    JobDetail,
+    JobManageRequest,
+    JobRead,
+    JobRef,
+    RemedialLink,
+    RemedialRequest,
+    Suggestions,
+)
+
+router = APIRouter(tags=["jobs"])
+JobsCaller = Annotated[Principal, require("api.jobs.manage.manage")]
+NotesCaller = Annotated[Principal, require("api.jobs.case-notes.manage")]
+RemedialsCaller = Annotated[Principal, require("api.jobs.remedials.manage")]
+IdQuery = Annotated[int | None, Query(ge=1, le=2_147_483_647)]
+UuidQuery = Annotated[str | None, Query(max_length=64)]
+GET_ACTIONS = {"list", "get", "list_commits", "suggest_contractors"}
+
+
+def _date(value: str | None, field: str, *, end: bool = False) -> datetime | None:
+    """YYYY-MM-DD (whole UTC day; date_to inclusive) or a full ISO datetime."""
+    if value is None or value == "":
+        return None
+    try:
+        if len(value) == 10:
+            d = date.fromisoformat(value)
+            start = datetime.combine(d, time.min, tzinfo=UTC)
+            return start + timedelta(days=1) if end else start
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput.field(field, "must be a date (YYYY-MM-DD) or an ISO 8601 datetime") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@router.get(
+    "/api/jobs/manage",
+    response_model=ListEnvelope[JobRead] | Envelope[JobDetail] | ListEnvelope[JobCommit] | Envelope[Suggestions],
+    responses=error_responses(400, 401, 403, 404, 429),
+    summary="List jobs, get one, its history (list_commits) or contractor suggestions",
+)
+async def read_jobs(
+    principal: JobsCaller,
+    session: DbSession,
+    page: PageParams,
+    action: Annotated[str | None, Query(description="list, get, list_commits or suggest_contractors")] = None,
+    uuid: Annotated[str | None, Query(max_length=64, description="get/list_commits/suggest_contractors")] = None,
+    search: Annotated[str | None, Query(description="Title, job_ref or description contains")] = None,
+    status_id: IdQuery = None,
+    priority_id: IdQuery = None,
+    branch_id: IdQuery = None,
+    trade_id: IdQuery = None,
+    job_type_id: IdQuery = None,
+    agent_id: IdQuery = None,
+    agent_uuid: UuidQuery = None,
+    contractor_id: IdQuery = None,
+    contractor_uuid: UuidQuery = None,
+    created_by: IdQuery = None,
+    address_id: IdQuery = None,
+    sla_status: Annotated[Literal["on_track", "at_risk", "breached"] | None, Query()] = None,
+    date_from: Annotated[str | None, Query(max_length=40, description="reported on or after")] = None,
+    date_to: Annotated[str | None, Query(max_length=40, description="reported on or before (whole day)")] = None,
+) -> dict[str, Any]:
+    chosen = require_action(action, GET_ACTIONS)
+    if chosen == "get":
+        job = await service.load_job(session, principal, uuid)
+        return ok(await service.job_detail(session, principal, job))
+    if chosen == "list_commits":
+        rows, count = await service.list_commits(session, principal, uuid, page)
+        return ok_list(rows, count)
+    if chosen == "suggest_contractors":
+        service._ensure_may(principal, "assign")
+        job = await service.load_job(session, principal, uuid)
+        prop = await session.get(Property, job.property_id)
+        assert prop is not None
+        return ok(await assignment.suggest(session, job, prop, page.limit, page.offset))
+    filters = service.JobFilters(
+        search=clean_search(search),
+        status_id=status_id,
+        priority_id=priority_id,
+        branch_id=branch_id,
+        trade_id=trade_id,
+        job_type_id=job_type_id,
+        agent_id=agent_id,
+        agent_uuid=check_uuid(agent_uuid, "agent_uuid"),
+        contractor_id=contractor_id,
+        contractor_uuid=check_uuid(contractor_uuid, "contractor_uuid"),
+        created_by=created_by,
+        address_id=address_id,
+        sla_status=sla_status,
+        date_from=_date(date_from, "date_from"),
+        date_to=_date(date_to, "date_to", end=True),
+    )
+    rows, count = await service.list_jobs(session, principal, page, filters)
+    return ok_list(rows, count)
+
+
+MESSAGES = {
+    "create": "Job created",
+    "update": "Job updated",
+    "assign": "Job assigned",
+    "accept": "Job accepted",
+    "start": "Job started",
+    "complete": "Job completed",
+    "close": "Job closed",
+    "archive": "Job archived",
+    "cancel": "Job cancelled",
+    "recall": "Job recalled",
+    "reopen": "Job reopened",
+}
+
+
+@router.post(
+    "/api/jobs/manage",
+    response_model=Envelope[JobDetail] | Envelope[JobRef],
+    responses=error_responses(400, 401, 403, 404, 409, 429),
+    summary="create, update, delete, assign, accept, start, complete, close, archive, cancel, recall, reopen",
+)
+async def manage_job(principal: JobsCaller, session: DbSession, body: JobManageRequest) -> dict[str, Any]:
+    if body.action == "create":
+        job = await service.create_job(session, principal, body)
+    else:
+        job = await service.load_job(session, principal, body.uuid, for_update=True)
+        if body.action == "delete":
+            ref = {"ID": job.id, "uuid": job.uuid, "job_ref": job.job_ref}
+            await service.delete_job(session, principal, job)
+            return ok(ref, "Job deleted")
+        if body.action == "update":
+            await service.update_job(session, principal, job, body)
+        elif body.action == "assign":
+            contractor = await service.resolve_contractor(session, body.contractor_id, body.contractor_uuid)
+            await service.assign(session, principal, job, contractor, body.override_reason)
+        else:
+            await service.transition(
+                session, principal, job, body.action, reason=body.reason, to_status_id=body.to_status_id
+            )
+    return ok(await service.job_detail(session, principal, job), MESSAGES[body.action])
+
+
+@router.get(
+    "/api/jobs/case-notes",
+    response_model=ListEnvelope[CaseNoteRead],
+    responses=error_responses(400, 401, 403, 404, 429),
+    summary="List a job's case notes (action=list&job_uuid=)",
+)
+async def list_case_notes(
+    principal: NotesCaller,
+    session: DbSession,
+    page: PageParams,
+    action: Annotated[str | None, Query(description="Must be list.")] = None,
+    job_uuid: UuidQuery = None,
+) -> dict[str, Any]:
+    require_action(action, {"list"})
+    rows, count = await notes.list_notes(session, principal, job_uuid, page)
+    return ok_list(rows, count)
+
+
+@router.post(
+    "/api/jobs/case-notes",
+    response_model=Envelope[CaseNoteCreated],
+    responses=error_responses(400, 401, 403, 404, 409, 429),
+    summary="Add a case note to a job (send_email mails the other parties)",
+)
+async def create_case_note(principal: NotesCaller, session: DbSession, body: CaseNoteRequest) -> dict[str, Any]:
+    return ok(await notes.create_note(session, principal, body), "Case note added")
+
+
+@router.post(
+    "/api/jobs/remedials",
+    response_model=Envelope[RemedialLink],
+    responses=error_responses(400, 401, 403, 404, 409, 429),
+    summary="Link a remedial job to its parent (or raise a new one), or remove the link",
+)
+async def remedials(principal: RemedialsCaller, session: DbSession, body: RemedialRequest) -> dict[str, Any]:
+    result = await notes.remedial(session, principal, body)
+    return ok(result, "Remedial link created" if body.action == "create" else "Remedial link removed")

@@ -1,0 +1,855 @@
+"""Job logic: visibility, reads, create/update/delete, the lifecycle, recalls and history.
+
+No HTTP here; never commits (the request's session owns the transaction), so a multi-step write
+such as create-and-assign is all or nothing. Every change writes a ``job_events`` row (who, what,
+before, after, when) in the same transaction.
+
+Who may do what (``api.jobs.manage.manage`` is required for everything):
+- staff: every job and every action (accept/start/complete on a contractor's behalf, recorded);
+- agents: jobs in their visible branches (``agents.service``); everything but accept/start/complete
+  and delete; no assignment override;
+- contractors: only jobs assigned to them; only accept, start and complete;
+- a job the caller may not see is the same 404 as one that does not exist.
+"""
+
+from __future__ import annotations
+
+import uuid as uuid_mod
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, delete, false, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from propops.agents import service as agents
+from propops.agents.models import Agent, AgentBranch
+from propops.auth.models import ACCOUNT_AGENT, ACCOUNT_CONTRACTOR, ACCOUNT_STAFF, User
+from propops.auth.service import Principal
+from propops.branches import service as branches
+from propops.branches.models import Branch
+from propops.contractors.models import Contractor, Trade
+from propops.core import audit
+from propops.core.clock import iso, utcnow
+from propops.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from propops.core.pagination import Page
+from propops.jobs import notify
+from propops.jobs.models import (
+    COMPLETED_STATUSES,
+    OPEN_STATUSES,
+    STATUS_ARCHIVED,
+    STATUS_ASSIGNED,
+    STATUS_CANCELLED,
+    STATUS_CLOSED,
+    STATUS_COMPLETE,
+    STATUS_IN_PROGRESS,
+    STATUS_NEW,
+    Job,
+    JobEvent,
+    JobRecall,
+    JobStatus,
+    JobType,
+    Priority,
+    Property,
+)
+from propops.jobs.schemas import JobManageRequest
+from propops.properties import service as properties
+
+NOT_FOUND = "Job not found."
+SLA_STATUSES = ("on_track", "at_risk", "breached")
+AT_RISK_SHARE = 0.25  # at risk when less than a quarter of the target is left
+
+# Job types map to the trade that does the work when no trade_id is sent.
+TRADE_BY_JOB_TYPE = {1: 5, 2: 1, 3: 3, 4: 2, 5: 3, 6: 5}
+
+# action -> statuses it may start from. The target status is decided by the action's function.
+FROM_STATUSES: dict[str, tuple[int, ...]] = {
+    "update": (STATUS_NEW, STATUS_ASSIGNED, STATUS_IN_PROGRESS, STATUS_COMPLETE),
+    "assign": (STATUS_NEW, STATUS_ASSIGNED),
+    "accept": (STATUS_ASSIGNED,),
+    "start": (STATUS_ASSIGNED,),
+    "complete": (STATUS_IN_PROGRESS,),
+    "close": (STATUS_COMPLETE,),
+    "archive": (STATUS_CLOSED, STATUS_CANCELLED),
+    "cancel": (STATUS_NEW, STATUS_ASSIGNED, STATUS_IN_PROGRESS),
+    "recall": (STATUS_COMPLETE,),
+    "reopen": (STATUS_CANCELLED,),
+    "delete": tuple(range(1, 8)),
+}
+CONTRACTOR_ACTIONS = frozenset({"accept", "start", "complete"})
+STAFF_ONLY_ACTIONS = frozenset({"delete"})
+STATUS_NAMES = {1: "New", 2: "Assigned", 3: "In progress", 4: "Complete", 5: "Closed", 6: "Archived", 7: "Cancelled"}
+
+
+# --------------------------------------------------------------------------- roles and visibility
+
+
+def is_staff(principal: Principal) -> bool:
+    return principal.account_type_id == ACCOUNT_STAFF
+
+
+def role_actions(principal: Principal) -> frozenset[str]:
+    """The actions the caller's account type may perform at all."""
+    everything = frozenset(FROM_STATUSES)
+    if principal.account_type_id == ACCOUNT_STAFF:
+        return everything
+    if principal.account_type_id == ACCOUNT_AGENT:
+        return everything - CONTRACTOR_ACTIONS - STAFF_ONLY_ACTIONS
+    if principal.account_type_id == ACCOUNT_CONTRACTOR:
+        return CONTRACTOR_ACTIONS
+    return frozenset()
+
+
+def visibility_condition(principal: Principal) -> ColumnElement[bool] | None:
+    """Which jobs the caller sees, as one SQL condition (None: all)."""
+    if principal.account_type_id == ACCOUNT_STAFF:
+        return None
+    if principal.account_type_id == ACCOUNT_AGENT:
+        return agents.branch_visibility_condition(Job.branch_id, principal)
+    if principal.account_type_id == ACCOUNT_CONTRACTOR:
+        own = select(Contractor.id).where(Contractor.user_id == principal.user_id).correlate(None)
+        return Job.contractor_id.in_(own)
+    return false()
+
+
+def _visible(stmt: Select[Any], principal: Principal) -> Select[Any]:
+    condition = visibility_condition(principal)
+    return stmt if condition is None else stmt.where(condition)
+
+
+async def load_job(
+    session: AsyncSession, principal: Principal, job_uuid: str | None, *, field: str = "uuid", for_update: bool = False
+) -> Job:
+    """The job, or 404 when missing or not visible; locked for the transaction when writing."""
+    if not job_uuid:
+        raise InvalidInput.field(field, "is required")
+    value = branches.check_uuid(job_uuid, field)
+    stmt = _visible(select(Job).where(Job.uuid == value), principal)
+    if for_update:
+        stmt = stmt.with_for_update(of=Job)
+    job = (await session.execute(stmt)).scalar_one_or_none()
+    if job is None:
+        raise NotFound(NOT_FOUND)
+    return job
+
+
+# --------------------------------------------------------------------------- SLA
+
+
+def sla_status(job: Job, now: datetime | None = None) -> str | None:
+    """on_track / at_risk (under 25 % of the target left) / breached; None without an SLA.
+
+    A finished job keeps the verdict of its completion time (on_track = met, breached = late).
+    """
+    if job.sla_due_at is None or job.status_id == STATUS_CANCELLED:
+        return None
+    if job.status_id in COMPLETED_STATUSES:
+        if job.completed_at is None:
+            return None
+        return "breached" if job.completed_at > job.sla_due_at else "on_track"
+    now = now or utcnow()
+    if now > job.sla_due_at:
+        return "breached"
+    target = timedelta(hours=job.sla_target_hours or 0)
+    if job.sla_due_at - now < target * AT_RISK_SHARE:
+        return "at_risk"
+    return "on_track"
+
+
+def _at_risk_from(dialect: str) -> Any:
+    """SQL for the moment a job becomes at risk: due minus a quarter of its target (15 min per hour)."""
+    minutes = func.coalesce(Job.sla_target_hours, 0) * 15
+    if dialect == "postgresql":
+        return Job.sla_due_at - func.make_interval(0, 0, 0, 0, 0, minutes)
+    return func.datetime(Job.sla_due_at, "-" + func.cast(minutes, type_=_text_type()) + " minutes")
+
+
+def _text_type() -> Any:
+    from sqlalchemy import String
+
+    return String()
+
+
+def sla_condition(status: str, dialect: str, now: datetime) -> ColumnElement[bool]:
+    """The same verdict as ``sla_status`` as a SQL condition, so filtering and counting stay in SQL."""
+    open_ = Job.status_id.in_(OPEN_STATUSES)
+    done = and_(Job.status_id.in_(COMPLETED_STATUSES), Job.completed_at.is_not(None))
+    at_risk_from = _at_risk_from(dialect)
+    now_cmp: Any = now.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S") if dialect == "sqlite" else now
+    has = Job.sla_due_at.is_not(None)
+    if status == "breached":
+        return and_(has, or_(and_(open_, Job.sla_due_at < now), and_(done, Job.completed_at > Job.sla_due_at)))
+    if status == "at_risk":
+        return and_(has, open_, Job.sla_due_at >= now, at_risk_from <= now_cmp)
+    return and_(has, or_(and_(open_, at_risk_from > now_cmp), and_(done, Job.completed_at <= Job.sla_due_at)))
+
+
+async def sla_for(
+    session: AsyncSession, branch_id: int, priority_id: int, job_type_id: int | None, reported_at: datetime
+) -> tuple[int | None, datetime | None]:
+    target = await branches.sla_target_hours(session, branch_id, priority_id, job_type_id)
+    return target, (reported_at + timedelta(hours=target) if target is not None else None)
+
+
+# --------------------------------------------------------------------------- reads
+
+AgentUser = aliased(User)
+ParentJob = aliased(Job)
+_COLUMNS = (
+    Job,
+    Property.uuid,
+    Property.address_line1,
+    Property.address_line2,
+    Property.town,
+    Property.postcode,
+    JobStatus.name,
+    Priority.name,
+    JobType.name,
+    Trade.name,
+    Branch.name,
+    Agent.uuid,
+    AgentUser.first_name,
+    AgentUser.last_name,
+    Contractor.uuid,
+    Contractor.first_name,
+    Contractor.last_name,
+    Contractor.company_name,
+    ParentJob.uuid,
+)
+
+
+def _joined() -> Select[Any]:
+    """One statement for a page of jobs with every name they show (no N+1)."""
+    return (
+        select(*_COLUMNS)
+        .join(Property, Property.id == Job.property_id)
+        .join(JobStatus, JobStatus.id == Job.status_id)
+        .join(Priority, Priority.id == Job.priority_id)
+        .outerjoin(JobType, JobType.id == Job.job_type_id)
+        .join(Trade, Trade.id == Job.trade_id)
+        .join(Branch, Branch.id == Job.branch_id)
+        .outerjoin(Agent, Agent.id == Job.agent_id)
+        .outerjoin(AgentUser, AgentUser.id == Agent.user_id)
+        .outerjoin(Contractor, Contractor.id == Job.contractor_id)
+        .outerjoin(ParentJob, ParentJob.id == Job.parent_job_id)
+    )
+
+
+def _money(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def row_payload(row: Any, principal: Principal, now: datetime) -> dict[str, Any]:
+    (job, p_uuid, line1, line2, town, postcode, status, priority, job_type, trade, branch) = row[:11]
+    (a_uuid, a_first, a_last, c_uuid, c_first, c_last, c_company, parent_uuid) = row[11:]
+    contractor_name = None
+    if c_uuid is not None:
+        contractor_name = f"{c_first} {c_last}".strip() + (f" ({c_company})" if c_company else "")
+    return {
+        "ID": job.id,
+        "uuid": job.uuid,
+        "job_ref": job.job_ref,
+        "job_title": job.title,
+        "job_description": job.description,
+        "status_id": job.status_id,
+        "status_name": status,
+        "priority_id": job.priority_id,
+        "priority_name": priority,
+        "job_type_id": job.job_type_id,
+        "job_type_name": job_type,
+        "trade_id": job.trade_id,
+        "trade_name": trade,
+        "branch_id": job.branch_id,
+        "branch_name": branch,
+        "agent_id": job.agent_id,
+        "agent_uuid": a_uuid,
+        "agent_name": None if a_uuid is None else f"{a_first} {a_last}".strip(),
+        "contractor_id": job.contractor_id,
+        "contractor_uuid": c_uuid,
+        "contractor_name": contractor_name,
+        "address_id": job.property_id,
+        "address_uuid": p_uuid,
+        "full_address": ", ".join(x for x in (line1, line2, town, postcode) if x),
+        "postcode": postcode,
+        # The client budget is commercial information the contractor does not see.
+        "job_total_budget": None if principal.account_type_id == ACCOUNT_CONTRACTOR else _money(job.client_budget),
+        "contractor_budget": _money(job.contractor_budget),
+        "reported_at": iso(job.reported_at),
+        "assigned_at": iso(job.assigned_at),
+        "accepted_at": iso(job.accepted_at),
+        "started_at": iso(job.started_at),
+        "completed_at": iso(job.completed_at),
+        "closed_at": iso(job.closed_at),
+        "sla_target_hours": job.sla_target_hours,
+        "sla_due_at": iso(job.sla_due_at),
+        "sla_status": sla_status(job, now),
+        "recall_count": job.recall_count,
+        "parent_job_uuid": parent_uuid,
+        "created_at": iso(job.created_at),
+        "updated_at": iso(job.updated_at),
+    }
+
+
+@dataclass(frozen=True)
+class JobFilters:
+    search: str | None = None
+    status_id: int | None = None
+    priority_id: int | None = None
+    branch_id: int | None = None
+    trade_id: int | None = None
+    job_type_id: int | None = None
+    agent_id: int | None = None
+    agent_uuid: str | None = None
+    contractor_id: int | None = None
+    contractor_uuid: str | None = None
+    created_by: int | None = None
+    address_id: int | None = None
+    sla_status: str | None = None
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+
+
+def _conditions(f: JobFilters, dialect: str, now: datetime) -> list[ColumnElement[bool]]:
+    conds: list[ColumnElement[bool]] = []
+    for column, value in (
+        (Job.status_id, f.status_id),
+        (Job.priority_id, f.priority_id),
+        (Job.branch_id, f.branch_id),
+        (Job.trade_id, f.trade_id),
+        (Job.job_type_id, f.job_type_id),
+        (Job.agent_id, f.agent_id),
+        (Job.contractor_id, f.contractor_id),
+        (Job.created_by_user_id, f.created_by),
+        (Job.property_id, f.address_id),
+    ):
+        if value is not None:
+            conds.append(column == value)
+    if f.agent_uuid is not None:
+        conds.append(Job.agent_id == select(Agent.id).where(Agent.uuid == f.agent_uuid).scalar_subquery())
+    if f.contractor_uuid is not None:
+        conds.append(
+            Job.contractor_id == select(Contractor.id).where(Contractor.uuid == f.contractor_uuid).scalar_subquery()
+        )
+    if f.date_from is not None:
+        conds.append(Job.reported_at >= f.date_from)
+    if f.date_to is not None:
+        conds.append(Job.reported_at < f.date_to)
+    if f.sla_status is not None:
+        conds.append(sla_condition(f.sla_status, dialect, now))
+    if f.search:
+        pattern = branches.like_pattern(f.search)
+        conds.append(
+            or_(
+                func.lower(Job.title).like(pattern, escape="\\"),
+                func.lower(Job.job_ref).like(pattern, escape="\\"),
+                func.lower(Job.description).like(pattern, escape="\\"),
+            )
+        )
+    return conds
+
+
+async def list_jobs(
+    session: AsyncSession, principal: Principal, page: Page, f: JobFilters, now: datetime | None = None
+) -> tuple[list[dict[str, Any]], int]:
+    """Visible jobs, newest first (ID descending: stable). Count and page ids come from ``jobs``
+    alone (indexed), then one joined query fetches the page's names."""
+    now = now or utcnow()
+    dialect = session.get_bind().dialect.name
+    conds = _conditions(f, dialect, now)
+    vis = visibility_condition(principal)
+    if vis is not None:
+        conds.append(vis)
+    count = (await session.execute(select(func.count(Job.id)).where(*conds))).scalar_one()
+    if not count or page.offset >= count:
+        return [], int(count)
+    ids = list(
+        (
+            await session.execute(
+                select(Job.id).where(*conds).order_by(Job.id.desc()).limit(page.limit).offset(page.offset)
+            )
+        ).scalars()
+    )
+    rows = (await session.execute(_joined().where(Job.id.in_(ids)).order_by(Job.id.desc()))).all()
+    return [row_payload(r, principal, now) for r in rows], int(count)
+
+
+async def job_payload(session: AsyncSession, principal: Principal, job: Job) -> dict[str, Any]:
+    row = (await session.execute(_joined().where(Job.id == job.id))).one()
+    return row_payload(row, principal, utcnow())
+
+
+async def job_detail(session: AsyncSession, principal: Principal, job: Job) -> dict[str, Any]:
+    data = await job_payload(session, principal, job)
+    children = (
+        await session.execute(
+            _visible(select(Job.uuid, Job.job_ref).where(Job.parent_job_id == job.id), principal).order_by(Job.id)
+        )
+    ).all()
+    data["remedial_jobs"] = [{"uuid": u, "job_ref": r} for u, r in children]
+    data["allowed_actions"] = allowed_actions(job, principal)
+    return data
+
+
+def allowed_actions(job: Job, principal: Principal) -> list[str]:
+    mine = role_actions(principal)
+    out = [a for a, froms in FROM_STATUSES.items() if a in mine and job.status_id in froms]
+    if job.accepted_at is not None and "accept" in out:
+        out.remove("accept")
+    return sorted(out)
+
+
+async def list_commits(
+    session: AsyncSession, principal: Principal, job_uuid: str | None, page: Page
+) -> tuple[list[dict[str, Any]], int]:
+    """The job's history, oldest first."""
+    job = await load_job(session, principal, job_uuid)
+    count = (await session.execute(select(func.count(JobEvent.id)).where(JobEvent.job_id == job.id))).scalar_one()
+    rows = (
+        await session.execute(
+            select(JobEvent, User.first_name, User.last_name)
+            .outerjoin(User, User.id == JobEvent.user_id)
+            .where(JobEvent.job_id == job.id)
+            .order_by(JobEvent.id)
+            .limit(page.limit)
+            .offset(page.offset)
+        )
+    ).all()
+    return [
+        {
+            "ID": e.id,
+            "event": e.event,
+            "user_id": e.user_id,
+            "user_name": None if first is None else f"{first} {last}".strip(),
+            "before": e.before,
+            "after": e.after,
+            "reason": e.reason,
+            "created_at": iso(e.created_at),
+        }
+        for e, first, last in rows
+    ], int(count)
+
+
+# --------------------------------------------------------------------------- history
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def record(
+    session: AsyncSession,
+    job: Job,
+    user_id: int | None,
+    event: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    reason: str | None = None,
+) -> None:
+    """One history entry, in the caller's transaction."""
+    session.add(
+        JobEvent(
+            job_id=job.id,
+            user_id=user_id,
+            event=event,
+            before=None if before is None else {k: _json(v) for k, v in before.items()},
+            after=None if after is None else {k: _json(v) for k, v in after.items()},
+            reason=reason,
+            created_at=utcnow(),
+        )
+    )
+
+
+SNAPSHOT_FIELDS = (
+    "job_ref",
+    "title",
+    "description",
+    "property_id",
+    "branch_id",
+    "agent_id",
+    "trade_id",
+    "job_type_id",
+    "priority_id",
+    "status_id",
+    "contractor_id",
+    "contractor_budget",
+    "client_budget",
+    "sla_target_hours",
+    "sla_due_at",
+    "parent_job_id",
+)
+
+
+def snapshot(job: Job, fields: tuple[str, ...] = SNAPSHOT_FIELDS) -> dict[str, Any]:
+    return {f: getattr(job, f) for f in fields}
+
+
+# --------------------------------------------------------------------------- resolving inputs
+
+
+def _ensure_may(principal: Principal, action: str) -> None:
+    if action not in role_actions(principal):
+        if action in CONTRACTOR_ACTIONS:
+            raise Forbidden(f"Only the assigned contractor (or staff) may {action} a job.")
+        if action in STAFF_ONLY_ACTIONS:
+            raise Forbidden(f"Only staff may {action} a job.")
+        raise Forbidden(f"Your account type may not {action} jobs.")
+
+
+def _ensure_from(job: Job, action: str, principal: Principal) -> None:
+    if job.status_id not in FROM_STATUSES[action]:
+        allowed = allowed_actions(job, principal)
+        name = STATUS_NAMES.get(job.status_id, str(job.status_id))
+        raise Conflict(
+            f"Cannot {action} a job that is {name}. Allowed now: {', '.join(allowed) if allowed else 'none'}.",
+            errors=[{"field": "action", "message": f"allowed now: {', '.join(allowed) or 'none'}"}],
+        )
+
+
+async def _priority(session: AsyncSession, value: int | str | None) -> int:
+    lookups = await branches.load_lookups(session)
+    return lookups.priority(value, "priority_id")
+
+
+async def _job_type(session: AsyncSession, value: int | str | None) -> int | None:
+    lookups = await branches.load_lookups(session)
+    return lookups.job_type(value, "job_type_id")
+
+
+async def _trade(session: AsyncSession, trade_id: int | None, job_type_id: int | None) -> int:
+    if trade_id is None:
+        if job_type_id is not None and job_type_id in TRADE_BY_JOB_TYPE:
+            trade_id = TRADE_BY_JOB_TYPE[job_type_id]
+        else:
+            raise InvalidInput.field("trade_id", "is required (or a job type that implies one)")
+    if (await session.execute(select(Trade.id).where(Trade.id == trade_id))).scalar_one_or_none() is None:
+        raise InvalidInput.field("trade_id", "unknown trade")
+    return trade_id
+
+
+async def _agent(
+    session: AsyncSession, principal: Principal, agent_id: int | None, agent_uuid: str | None, branch_id: int
+) -> int | None:
+    """The responsible agent: must work at (be assigned to or share) the job's branch."""
+    if agent_id is None and agent_uuid is None:
+        if principal.account_type_id == ACCOUNT_AGENT:
+            own = await agents.own_agent(session, principal)
+            return own.id if own is not None else None
+        return None
+    stmt = select(Agent.id)
+    if agent_uuid is not None:
+        stmt = stmt.where(Agent.uuid == branches.check_uuid(agent_uuid, "agent_uuid"))
+    if agent_id is not None:
+        stmt = stmt.where(Agent.id == agent_id)
+    condition = agents.agent_visibility_condition(principal)
+    if condition is not None:
+        stmt = stmt.where(condition)
+    found = (await session.execute(stmt)).scalar_one_or_none()
+    field = "agent_uuid" if agent_uuid is not None else "agent_id"
+    if found is None:
+        raise InvalidInput.field(field, "unknown agent")
+    works = (
+        await session.execute(
+            select(AgentBranch.agent_id).where(AgentBranch.agent_id == found, AgentBranch.branch_id == branch_id)
+        )
+    ).first()
+    if works is None:
+        raise InvalidInput.field(field, "the agent does not work at the job's branch")
+    return int(found)
+
+
+async def resolve_contractor(
+    session: AsyncSession, contractor_id: int | None, contractor_uuid: str | None
+) -> Contractor:
+    if contractor_id is None and contractor_uuid is None:
+        raise InvalidInput.field("contractor_uuid", "is required")
+    stmt = select(Contractor)
+    if contractor_uuid is not None:
+        stmt = stmt.where(Contractor.uuid == branches.check_uuid(contractor_uuid, "contractor_uuid"))
+    if contractor_id is not None:
+        stmt = stmt.where(Contractor.id == contractor_id)
+    found = (await session.execute(stmt)).scalar_one_or_none()
+    if found is None:
+        raise InvalidInput.field("contractor_uuid" if contractor_uuid else "contractor_id", "unknown contractor")
+    return found
+
+
+async def _property(session: AsyncSession, principal: Principal, body: JobManageRequest) -> Property:
+    if body.address_uuid is not None:
+        prop, _ = await properties.get_visible(session, principal, body.address_uuid)
+    elif body.address_id is not None:
+        prop, _ = await properties.get_visible_by_id(session, principal, body.address_id)
+    else:
+        raise InvalidInput.field("address_id", "is required (or address_uuid)")
+    if not prop.is_active:
+        raise InvalidInput.field("address_id", "the property is inactive")
+    return prop
+
+
+# --------------------------------------------------------------------------- writes
+
+
+async def create_job(
+    session: AsyncSession, principal: Principal, body: JobManageRequest, now: datetime | None = None
+) -> Job:
+    """Validate, insert with a unique job_ref and its SLA deadline, record history; with a contractor,
+    also assign (a refused assignment rolls the whole create back)."""
+    _ensure_may(principal, "update")
+    now = now or utcnow()
+    title = branches.clean_text(body.job_title, "job_title", 200, required=True) or ""
+    description = _clean_long(body.job_description, "job_description")
+    if body.status_id is not None and body.status_id != STATUS_NEW:
+        raise InvalidInput.field(
+            "status_id", "a new job starts as New (1); send contractor_uuid to assign it in the same call"
+        )
+    priority_id = await _priority(session, body.priority_id)
+    job_type_id = await _job_type(session, body.job_type_id)
+    trade_id = await _trade(session, body.trade_id, job_type_id)
+    prop = await _property(session, principal, body)
+    agent_id = await _agent(session, principal, body.agent_id, body.agent_uuid, prop.branch_id)
+    target, due = await sla_for(session, prop.branch_id, priority_id, job_type_id, now)
+    job = Job(
+        job_ref=f"TMP-{uuid_mod.uuid4().hex[:16]}",
+        title=title,
+        description=description,
+        property_id=prop.id,
+        branch_id=prop.branch_id,
+        agent_id=agent_id,
+        trade_id=trade_id,
+        job_type_id=job_type_id,
+        priority_id=priority_id,
+        status_id=STATUS_NEW,
+        contractor_budget=body.contractor_budget,
+        client_budget=body.job_total_budget,
+        reported_at=now,
+        sla_target_hours=target,
+        sla_due_at=due,
+        recall_count=0,
+        created_by_user_id=principal.user_id,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(job)
+    await session.flush()
+    job.job_ref = f"JOB-{job.id:06d}"  # unique because the id is; the temporary ref never commits
+    await session.flush()
+    record(session, job, principal.user_id, "created", None, snapshot(job))
+    if body.contractor_id is not None or body.contractor_uuid is not None:
+        contractor = await resolve_contractor(session, body.contractor_id, body.contractor_uuid)
+        await assign(session, principal, job, contractor, body.override_reason, now)
+    return job
+
+
+def _clean_long(value: str | None, field: str) -> str:
+    if value is None:
+        return ""
+    text = value.strip()
+    if "\x00" in text:
+        raise InvalidInput.field(field, "must not contain NUL characters")
+    return text
+
+
+async def update_job(
+    session: AsyncSession, principal: Principal, job: Job, body: JobManageRequest, now: datetime | None = None
+) -> Job:
+    """Change the fields sent. SLA is recomputed only when priority or job type changes."""
+    _ensure_may(principal, "update")
+    _ensure_from(job, "update", principal)
+    now = now or utcnow()
+    sent = body.model_fields_set
+    if "status_id" in sent and body.status_id is not None and body.status_id != job.status_id:
+        raise Conflict("status_id cannot be changed by update; use the lifecycle actions (assign, start, ...).")
+    if ({"contractor_id", "contractor_uuid"} & sent) and (body.contractor_id or body.contractor_uuid):
+        raise InvalidInput.field("contractor_uuid", "use action=assign to change the contractor")
+    if ({"address_id", "address_uuid"} & sent) and (body.address_id or body.address_uuid):
+        if body.address_id not in (None, job.property_id):
+            raise InvalidInput.field("address_id", "cannot be changed; raise a new job for another address")
+        if body.address_uuid is not None:
+            prop, _ = await properties.get_visible(session, principal, body.address_uuid)
+            if prop.id != job.property_id:
+                raise InvalidInput.field("address_uuid", "cannot be changed; raise a new job for another address")
+    before = snapshot(job)
+    if "job_title" in sent:
+        job.title = branches.clean_text(body.job_title, "job_title", 200, required=True) or ""
+    if "job_description" in sent:
+        job.description = _clean_long(body.job_description, "job_description")
+    if "priority_id" in sent:
+        job.priority_id = await _priority(session, body.priority_id)
+    if "job_type_id" in sent:
+        job.job_type_id = await _job_type(session, body.job_type_id)
+    if "trade_id" in sent and body.trade_id is not None and body.trade_id != job.trade_id:
+        if job.contractor_id is not None:
+            raise Conflict("The trade cannot change while a contractor is assigned; cancel or reassign first.")
+        job.trade_id = await _trade(session, body.trade_id, None)
+    if ({"agent_id", "agent_uuid"} & sent) and (body.agent_id or body.agent_uuid):
+        job.agent_id = await _agent(session, principal, body.agent_id, body.agent_uuid, job.branch_id)
+    if "job_total_budget" in sent:
+        job.client_budget = body.job_total_budget
+    if "contractor_budget" in sent:
+        job.contractor_budget = body.contractor_budget
+    sla_changed = job.priority_id != before["priority_id"] or job.job_type_id != before["job_type_id"]
+    if sla_changed:
+        target, due = await sla_for(session, job.branch_id, job.priority_id, job.job_type_id, job.reported_at)
+        if (target, due) != (job.sla_target_hours, job.sla_due_at):
+            sla_before = {"sla_target_hours": job.sla_target_hours, "sla_due_at": job.sla_due_at}
+            job.sla_target_hours, job.sla_due_at = target, due
+            job.sla_breach_notified_at = None  # a new deadline may be breached (and notified) anew
+            record(
+                session,
+                job,
+                principal.user_id,
+                "sla_recomputed",
+                sla_before,
+                {"sla_target_hours": target, "sla_due_at": due},
+                reason="priority or job type changed",
+            )
+    after = snapshot(job)
+    changed = [k for k in after if after[k] != before[k] and not k.startswith("sla_")]
+    if changed:
+        job.updated_at = now
+        record(
+            session, job, principal.user_id, "updated", {k: before[k] for k in changed}, {k: after[k] for k in changed}
+        )
+    await session.flush()
+    return job
+
+
+async def delete_job(session: AsyncSession, principal: Principal, job: Job) -> None:
+    """Permanent delete of the job and everything attached (history, recalls, notes cascade);
+    remedial children are unlinked. The audit log keeps what was deleted."""
+    _ensure_may(principal, "delete")
+    await audit.record(
+        session,
+        user_id=principal.user_id,
+        action="delete",
+        entity="job",
+        entity_id=job.id,
+        before={k: _json(v) for k, v in snapshot(job).items()} | {"uuid": job.uuid},
+    )
+    await session.execute(delete(Job).where(Job.id == job.id))
+    session.expunge(job)
+
+
+def _status_change(job: Job, to: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    return {"status_id": job.status_id, "status": STATUS_NAMES[job.status_id]}, {
+        "status_id": to,
+        "status": STATUS_NAMES[to],
+    }
+
+
+async def transition(
+    session: AsyncSession,
+    principal: Principal,
+    job: Job,
+    action: str,
+    *,
+    reason: str | None = None,
+    to_status_id: int | None = None,
+    now: datetime | None = None,
+) -> Job:
+    """accept / start / complete / close / archive / cancel / recall / reopen, with history and emails."""
+    _ensure_may(principal, action)
+    _ensure_from(job, action, principal)
+    now = now or utcnow()
+    reason = branches.clean_text(reason, "reason", 1000, required=action == "recall")
+    before_ts = snapshot(job, ("assigned_at", "accepted_at", "started_at", "completed_at", "closed_at"))
+    if action == "accept":
+        if job.accepted_at is not None:
+            raise Conflict("The job was already accepted. Allowed now: start.")
+        before, after = _status_change(job, STATUS_ASSIGNED)
+        job.accepted_at = now
+    elif action == "start":
+        before, after = _status_change(job, STATUS_IN_PROGRESS)
+        job.status_id = STATUS_IN_PROGRESS
+        job.accepted_at = job.accepted_at or now
+        job.started_at = now
+    elif action == "complete":
+        before, after = _status_change(job, STATUS_COMPLETE)
+        job.status_id, job.completed_at = STATUS_COMPLETE, now
+    elif action == "close":
+        before, after = _status_change(job, STATUS_CLOSED)
+        job.status_id, job.closed_at = STATUS_CLOSED, now
+    elif action == "archive":
+        before, after = _status_change(job, STATUS_ARCHIVED)
+        job.status_id = STATUS_ARCHIVED
+    elif action == "cancel":
+        before, after = _status_change(job, STATUS_CANCELLED)
+        job.status_id = STATUS_CANCELLED
+    elif action == "reopen":
+        before, after = _status_change(job, STATUS_NEW)
+        before["contractor_id"], after["contractor_id"] = job.contractor_id, None
+        job.status_id, job.contractor_id = STATUS_NEW, None
+        job.assigned_at = job.accepted_at = job.started_at = None
+    elif action == "recall":
+        target = to_status_id or STATUS_IN_PROGRESS
+        if target not in (STATUS_IN_PROGRESS, STATUS_ASSIGNED):
+            raise InvalidInput.field("to_status_id", "must be 3 (In progress) or 2 (Assigned)")
+        before, after = _status_change(job, target)
+        job.status_id, job.completed_at = target, None
+        if target == STATUS_ASSIGNED:
+            job.accepted_at = job.started_at = None
+        job.recall_count = job.recall_count + 1
+        before["recall_count"], after["recall_count"] = job.recall_count - 1, job.recall_count
+        session.add(
+            JobRecall(job_id=job.id, reason=reason or "", recalled_by_user_id=principal.user_id, created_at=now)
+        )
+    else:  # pragma: no cover - guarded by _ensure_may
+        raise InvalidInput.field("action", "unknown action")
+    after_ts = snapshot(job, ("assigned_at", "accepted_at", "started_at", "completed_at", "closed_at"))
+    for key in before_ts:
+        if before_ts[key] != after_ts[key]:
+            before[key], after[key] = before_ts[key], after_ts[key]
+    job.updated_at = now
+    event = {"recall": "recalled", "accept": "accepted"}.get(action, "status")
+    record(session, job, principal.user_id, event, before, after, reason)
+    await session.flush()
+    if action == "complete":
+        await notify.job_completed(session, job)
+    elif action == "recall":
+        await notify.job_recalled(session, job, reason or "")
+    return job
+
+
+async def assign(
+    session: AsyncSession,
+    principal: Principal,
+    job: Job,
+    contractor: Contractor,
+    override_reason: str | None,
+    now: datetime | None = None,
+) -> Job:
+    """Assign after checking every condition; refused (409, every reason) unless staff override."""
+    from propops.jobs import assignment
+
+    _ensure_may(principal, "assign")
+    _ensure_from(job, "assign", principal)
+    now = now or utcnow()
+    override = branches.clean_text(override_reason, "override_reason", 1000)
+    prop = await session.get(Property, job.property_id)
+    assert prop is not None
+    reasons = (await assignment.evaluate(session, job, prop, [contractor.id]))[contractor.id].reasons
+    if reasons:
+        if not override:
+            raise Conflict(
+                "The contractor cannot be assigned: " + "; ".join(reasons) + ".",
+                errors=[{"field": "contractor", "message": r} for r in reasons],
+            )
+        if not is_staff(principal):
+            raise Forbidden("Only staff may override the assignment checks.")
+    before = {"status_id": job.status_id, "contractor_id": job.contractor_id}
+    job.contractor_id = contractor.id
+    job.status_id = STATUS_ASSIGNED
+    job.assigned_at, job.accepted_at, job.started_at = now, None, None
+    job.updated_at = now
+    after: dict[str, Any] = {"status_id": STATUS_ASSIGNED, "contractor_id": contractor.id}
+    if reasons:
+        after["override"] = reasons
+    record(session, job, principal.user_id, "assigned", before, after, override if reasons else None)
+    await session.flush()
+    await notify.job_assigned(session, job, contractor)
+    return job

@@ -1,0 +1,1 @@
+"""Property addresses that jobs are raised against (table in ``propops.jobs.models``)."""

@@ -1,0 +1,212 @@
+"""Property logic: list/get/create/update within the caller's visible branches. No HTTP here.
+
+Visibility goes through ``agents.service`` (staff: all; agents: their assigned and shared branches;
+anyone else: none). Postcodes are validated and geocoded through the contractors/geo functions, so a
+job's point is the same one contractor coverage is tested against.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from propops.agents import service as agents
+from propops.auth.service import Principal
+from propops.branches import service as branches
+from propops.branches.models import Branch
+from propops.contractors.service import geocode_postcode
+from propops.core import audit
+from propops.core.clock import iso
+from propops.core.errors import InvalidInput, NotFound
+from propops.core.pagination import Page
+from propops.geo.geocoder import Geocoder
+from propops.jobs.models import Property
+from propops.properties.schemas import PropertyManageRequest
+
+NOT_FOUND = "Property not found."
+
+
+def full_address(p: Property) -> str:
+    return ", ".join(x for x in (p.address_line1, p.address_line2, p.town, p.postcode) if x)
+
+
+def payload(p: Property, branch_name: str) -> dict[str, Any]:
+    return {
+        "ID": p.id,
+        "uuid": p.uuid,
+        "branch_id": p.branch_id,
+        "branch_name": branch_name,
+        "address_line1": p.address_line1,
+        "address_line2": p.address_line2,
+        "town": p.town,
+        "postcode": p.postcode,
+        "full_address": full_address(p),
+        "latitude": p.latitude,
+        "longitude": p.longitude,
+        "geo_precision": p.geo_precision,
+        "tenant_name": p.tenant_name,
+        "tenant_email": p.tenant_email,
+        "tenant_phone": p.tenant_phone,
+        "is_active": p.is_active,
+        "created_at": iso(p.created_at),
+        "updated_at": iso(p.updated_at),
+    }
+
+
+def visible_properties(principal: Principal) -> Select[tuple[Property, str]]:
+    stmt = select(Property, Branch.name).join(Branch, Branch.id == Property.branch_id)
+    return agents.restrict_to_visible_branches(stmt, Property.branch_id, principal)
+
+
+async def list_properties(
+    session: AsyncSession,
+    principal: Principal,
+    page: Page,
+    *,
+    branch_id: int | None = None,
+    postcode: str | None = None,
+    search: str | None = None,
+    include_inactive: bool = False,
+) -> tuple[list[dict[str, Any]], int]:
+    """Visible properties matching the filters, ordered by ID; count is computed in SQL."""
+    stmt = visible_properties(principal)
+    if branch_id is not None:
+        stmt = stmt.where(Property.branch_id == branch_id)
+    if not include_inactive:
+        stmt = stmt.where(Property.is_active.is_(True))
+    if postcode:
+        stmt = stmt.where(Property.postcode == " ".join(postcode.upper().split()))
+    if search:
+        pattern = branches.like_pattern(search)
+        stmt = stmt.where(
+            or_(
+                func.lower(Property.address_line1).like(pattern, escape="\\"),
+                func.lower(Property.address_line2).like(pattern, escape="\\"),
+                func.lower(Property.town).like(pattern, escape="\\"),
+                func.lower(Property.postcode).like(pattern, escape="\\"),
+                func.lower(Property.tenant_name).like(pattern, escape="\\"),
+            )
+        )
+    count = (await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
+    rows = (await session.execute(stmt.order_by(Property.id).limit(page.limit).offset(page.offset))).all()
+    return [payload(p, name) for p, name in rows], int(count)
+
+
+async def get_visible(session: AsyncSession, principal: Principal, property_uuid: str | None) -> tuple[Property, str]:
+    if not property_uuid:
+        raise InvalidInput.field("uuid", "is required")
+    uuid = branches.check_uuid(property_uuid, "uuid")
+    row = (await session.execute(visible_properties(principal).where(Property.uuid == uuid))).first()
+    if row is None:
+        raise NotFound(NOT_FOUND)
+    return row[0], row[1]
+
+
+async def get_visible_by_id(session: AsyncSession, principal: Principal, property_id: int) -> tuple[Property, str]:
+    row = (await session.execute(visible_properties(principal).where(Property.id == property_id))).first()
+    if row is None:
+        raise NotFound(NOT_FOUND)
+    return row[0], row[1]
+
+
+def _snapshot(p: Property) -> dict[str, Any]:
+    return {k: v for k, v in payload(p, "").items() if k not in ("branch_name", "created_at", "updated_at")}
+
+
+async def _default_branch(session: AsyncSession, principal: Principal) -> int:
+    """An agent creating an address without a branch gets their primary branch."""
+    own = await agents.own_agent(session, principal)
+    if own is not None:
+        from propops.agents.models import AgentBranch
+
+        primary = (
+            await session.execute(
+                select(AgentBranch.branch_id).where(AgentBranch.agent_id == own.id, AgentBranch.is_primary.is_(True))
+            )
+        ).scalar_one_or_none()
+        if primary is not None:
+            return int(primary)
+    raise InvalidInput.field("branch_id", "is required")
+
+
+async def create_property(
+    session: AsyncSession, principal: Principal, geocoder: Geocoder, body: PropertyManageRequest
+) -> tuple[Property, str]:
+    """Validate and geocode first, then insert; an unknown postcode writes nothing."""
+    branch_id = body.branch_id or await _default_branch(session, principal)
+    branch = await agents.ensure_branch_visible(session, principal, branch_id)
+    line1 = branches.clean_text(body.address_line1, "address_line1", 200, required=True)
+    if not body.postcode or not body.postcode.strip():
+        raise InvalidInput.field("postcode", "is required")
+    point = await geocode_postcode(geocoder, body.postcode)
+    if point.postcode.count(" ") != 1 or len(point.postcode.split(" ")[1]) != 3:
+        raise InvalidInput.field("postcode", "must be a full postcode such as LS1 4AP")
+    prop = Property(
+        branch_id=branch.id,
+        address_line1=line1,
+        address_line2=branches.clean_text(body.address_line2, "address_line2", 200),
+        town=branches.clean_text(body.town, "town", 100),
+        postcode=point.postcode,
+        latitude=point.latitude,
+        longitude=point.longitude,
+        geo_precision=point.precision,
+        tenant_name=branches.clean_text(body.tenant_name, "tenant_name", 200),
+        tenant_email=branches.clean_email(body.tenant_email, "tenant_email"),
+        tenant_phone=branches.clean_phone(body.tenant_phone, "tenant_phone"),
+        is_active=True if body.is_active is None else body.is_active,
+    )
+    session.add(prop)
+    await session.flush()
+    await audit.record(
+        session, user_id=principal.user_id, action="create", entity="property", entity_id=prop.id, after=_snapshot(prop)
+    )
+    return prop, branch.name
+
+
+async def update_property(
+    session: AsyncSession, principal: Principal, geocoder: Geocoder, body: PropertyManageRequest
+) -> tuple[Property, str]:
+    """Only the fields sent change; a new postcode is geocoded again. Moving branch needs both visible."""
+    prop, branch_name = await get_visible(session, principal, body.uuid)
+    before = _snapshot(prop)
+    sent = body.model_fields_set
+    if "branch_id" in sent and body.branch_id is not None and body.branch_id != prop.branch_id:
+        branch = await agents.ensure_branch_visible(session, principal, body.branch_id)
+        prop.branch_id, branch_name = branch.id, branch.name
+    if "address_line1" in sent:
+        prop.address_line1 = branches.clean_text(body.address_line1, "address_line1", 200, required=True) or ""
+    if "address_line2" in sent:
+        prop.address_line2 = branches.clean_text(body.address_line2, "address_line2", 200)
+    if "town" in sent:
+        prop.town = branches.clean_text(body.town, "town", 100)
+    if "postcode" in sent:
+        if not body.postcode or not body.postcode.strip():
+            raise InvalidInput.field("postcode", "is required")
+        point = await geocode_postcode(geocoder, body.postcode)
+        if point.postcode.count(" ") != 1 or len(point.postcode.split(" ")[1]) != 3:
+            raise InvalidInput.field("postcode", "must be a full postcode such as LS1 4AP")
+        prop.postcode, prop.latitude, prop.longitude = point.postcode, point.latitude, point.longitude
+        prop.geo_precision = point.precision
+    if "tenant_name" in sent:
+        prop.tenant_name = branches.clean_text(body.tenant_name, "tenant_name", 200)
+    if "tenant_email" in sent:
+        prop.tenant_email = branches.clean_email(body.tenant_email, "tenant_email")
+    if "tenant_phone" in sent:
+        prop.tenant_phone = branches.clean_phone(body.tenant_phone, "tenant_phone")
+    if "is_active" in sent and body.is_active is not None:
+        prop.is_active = body.is_active
+    await session.flush()
+    after = _snapshot(prop)
+    if after != before:
+        await audit.record(
+            session,
+            user_id=principal.user_id,
+            action="update",
+            entity="property",
+            entity_id=prop.id,
+            before=before,
+            after=after,
+        )
+    return prop, branch_name
