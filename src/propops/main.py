@@ -39,7 +39,9 @@ def _routers() -> list[Any]:
     from propops.branches.router import router as branches_router
     from propops.certifications.router import router as certifications_router
     from propops.contractors.router import router as contractors_router
+    from propops.jobs.router import router as jobs_router
     from propops.notifications.router import router as notifications_router
+    from propops.properties.router import router as properties_router
 
     return [
         auth_router,
@@ -48,6 +50,8 @@ def _routers() -> list[Any]:
         notifications_router,
         branches_router,
         agents_router,
+        properties_router,
+        jobs_router,
     ]
 
 
