@@ -71,7 +71,7 @@ async def make_contractor(ctx: AppContext, offsets: list[int]) -> str:
 def mine(smtp: SmtpSink, email: str) -> tuple[list[str], list[str]]:
     to_contractor = [str(m.message["Subject"]).strip() for m in smtp.received if m.to == [email]]
     to_staff = [
-        str(m.message["Subject"])
+        str(m.message["Subject"]).strip()
         for m in smtp.received
         if m.to == ["compliance@propops.local"] and email in m.part("plain")
     ]

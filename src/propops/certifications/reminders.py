@@ -24,9 +24,9 @@ from propops.contractors.models import Contractor
 from propops.core.clock import utcnow
 from propops.core.db import Database
 from propops.core.settings import Settings
-from propops.notifications.service import enqueue_email
+from propops.notifications.service import EmailSpec, enqueue_many
 
-CHUNK = 500
+CHUNK = 1000
 
 
 @dataclass
@@ -128,21 +128,22 @@ async def run_reminders(db: Database, settings: Settings, *, today: date | None 
                     wanted[(cert.id, step)] = row
             report.due += len(wanted)
             claimed = await _claim_steps(session, list(wanted))
+            emails: list[EmailSpec] = []
+            by_step: dict[str, list[int]] = {}
             for cert_id, step in sorted(claimed):
                 row = wanted[(cert_id, step)]
                 context = _context(row, step, today)
                 key = f"cert-reminder:{cert_id}:{step}"
-                for to, template, suffix in (
-                    (row[5], "certification_reminder", "contractor"),
-                    (settings.compliance_email, "certification_reminder_staff", "compliance"),
-                ):
-                    if await enqueue_email(
-                        session, to=to, template=template, context=context, dedupe_key=f"{key}:{suffix}"
-                    ):
-                        report.emails += 1
+                emails.append(EmailSpec(row[5], "certification_reminder", context, f"{key}:contractor"))
+                emails.append(
+                    EmailSpec(settings.compliance_email, "certification_reminder_staff", context, f"{key}:compliance")
+                )
+                by_step.setdefault(step, []).append(cert_id)
+            report.emails += await enqueue_many(session, emails)
+            for step, ids in by_step.items():
                 await session.execute(
                     update(Certification)
-                    .where(Certification.id == cert_id)
+                    .where(Certification.id.in_(ids))
                     .values(last_reminder_step=step)
                     .execution_options(synchronize_session=False)
                 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -69,6 +70,45 @@ async def enqueue_email(
         stmt = insert(EmailOutbox).values(values)
     row = (await session.execute(stmt.returning(EmailOutbox.id))).first()
     return None if row is None else int(row[0])
+
+
+@dataclass(frozen=True)
+class EmailSpec:
+    """One email for ``enqueue_many``: the arguments of ``enqueue_email``."""
+
+    to: str
+    template: str
+    context: dict[str, Any]
+    dedupe_key: str | None = None
+
+
+async def enqueue_many(session: AsyncSession, emails: list[EmailSpec]) -> int:
+    """Queue many emails in one statement (bulk jobs such as the reminder scan); returns how many
+    were new. Same rendering, validation and dedupe semantics as ``enqueue_email``."""
+    if not emails:
+        return 0
+    now = utcnow()
+    values = []
+    for e in emails:
+        rendered = render(e.template, e.context)
+        values.append(
+            {
+                "to_address": _check_address(e.to),
+                "subject": rendered.subject,
+                "body_text": rendered.text,
+                "body_html": rendered.html,
+                "template": e.template,
+                "status": STATUS_QUEUED,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "dedupe_key": e.dedupe_key,
+                "created_at": now,
+            }
+        )
+    dialect = session.get_bind().dialect.name
+    mod: Any = postgresql if dialect == "postgresql" else sqlite
+    stmt = mod.insert(EmailOutbox).values(values).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    return len((await session.execute(stmt.returning(EmailOutbox.id))).all())
 
 
 def outbox_payload(row: EmailOutbox) -> dict[str, Any]:
