@@ -1,7 +1,7 @@
 """Branch and SLA-rule logic. No HTTP here; never commits.
 
 Hooks for the jobs issue (both are called by this module and by jobs):
-- ``open_job_counts(session, branch_ids)``: open jobs per branch. Returns zeros until jobs exist.
+- ``open_job_counts(session, branch_ids)``: open jobs per branch (one grouped query).
 - ``sla_target_hours(session, branch_id, priority_id, job_type_id)``: the SLA target that applies.
 """
 
@@ -67,12 +67,23 @@ def like_pattern(text: str) -> str:
 
 
 async def open_job_counts(session: AsyncSession, branch_ids: Iterable[int]) -> dict[int, int]:
-    """Open jobs per branch id (missing ids mean 0).
+    """Open jobs per branch id (missing ids mean 0): one grouped query over jobs whose status is
+    open (``job_statuses.is_open``), served by the (branch_id, id) index."""
+    ids = list(dict.fromkeys(branch_ids))
+    counts = dict.fromkeys(ids, 0)
+    if not ids:
+        return counts
+    from propops.jobs.models import Job, JobStatus
 
-    HOOK: the jobs issue replaces this body with one grouped query over jobs whose status is open
-    (``job_statuses.is_open``). Until jobs exist, no branch has open jobs.
-    """
-    return dict.fromkeys(branch_ids, 0)
+    rows = await session.execute(
+        select(Job.branch_id, func.count(Job.id))
+        .join(JobStatus, JobStatus.id == Job.status_id)
+        .where(Job.branch_id.in_(ids), JobStatus.is_open.is_(True))
+        .group_by(Job.branch_id)
+    )
+    for branch_id, count in rows:
+        counts[int(branch_id)] = int(count)
+    return counts
 
 
 async def sla_target_hours(
