@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, delete, false, func, or_, select
+from sqlalchemy import ColumnElement, and_, delete, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -114,7 +114,7 @@ def visibility_condition(principal: Principal) -> ColumnElement[bool] | None:
     return false()
 
 
-def _visible(stmt: Select[Any], principal: Principal) -> Select[Any]:
+def _visible(stmt: Any, principal: Principal) -> Any:
     condition = visibility_condition(principal)
     return stmt if condition is None else stmt.where(condition)
 
@@ -220,7 +220,7 @@ _COLUMNS = (
 )
 
 
-def _joined() -> Select[Any]:
+def _joined() -> Any:
     """One statement for a page of jobs with every name they show (no N+1)."""
     return (
         select(*_COLUMNS)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from propops.agents import service as agents
+from propops.agents.models import AgentBranch
 from propops.auth.service import Principal
 from propops.branches import service as branches
 from propops.branches.models import Branch
@@ -55,7 +56,7 @@ def payload(p: Property, branch_name: str) -> dict[str, Any]:
     }
 
 
-def visible_properties(principal: Principal) -> Select[tuple[Property, str]]:
+def visible_properties(principal: Principal) -> Any:
     stmt = select(Property, Branch.name).join(Branch, Branch.id == Property.branch_id)
     return agents.restrict_to_visible_branches(stmt, Property.branch_id, principal)
 
@@ -101,14 +102,14 @@ async def get_visible(session: AsyncSession, principal: Principal, property_uuid
     row = (await session.execute(visible_properties(principal).where(Property.uuid == uuid))).first()
     if row is None:
         raise NotFound(NOT_FOUND)
-    return row[0], row[1]
+    return row[0], str(row[1])
 
 
 async def get_visible_by_id(session: AsyncSession, principal: Principal, property_id: int) -> tuple[Property, str]:
     row = (await session.execute(visible_properties(principal).where(Property.id == property_id))).first()
     if row is None:
         raise NotFound(NOT_FOUND)
-    return row[0], row[1]
+    return row[0], str(row[1])
 
 
 def _snapshot(p: Property) -> dict[str, Any]:
@@ -119,8 +120,6 @@ async def _default_branch(session: AsyncSession, principal: Principal) -> int:
     """An agent creating an address without a branch gets their primary branch."""
     own = await agents.own_agent(session, principal)
     if own is not None:
-        from propops.agents.models import AgentBranch
-
         primary = (
             await session.execute(
                 select(AgentBranch.branch_id).where(AgentBranch.agent_id == own.id, AgentBranch.is_primary.is_(True))
