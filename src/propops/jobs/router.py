@@ -149,6 +149,7 @@ async def manage_job(principal: JobsCaller, session: DbSession, body: JobManageR
         if body.action == "update":
             await service.update_job(session, principal, job, body)
         elif body.action == "assign":
+            service.ensure_allowed(principal, job, "assign")  # the state error before input errors
             contractor = await service.resolve_contractor(session, body.contractor_id, body.contractor_uuid)
             await service.assign(session, principal, job, contractor, body.override_reason)
         else:

@@ -511,6 +511,11 @@ def _ensure_from(job: Job, action: str, principal: Principal) -> None:
         )
 
 
+def ensure_allowed(principal: Principal, job: Job, action: str) -> None:
+    _ensure_may(principal, action)
+    _ensure_from(job, action, principal)
+
+
 async def _priority(session: AsyncSession, value: int | str | None) -> int:
     lookups = await branches.load_lookups(session)
     return lookups.priority(value, "priority_id")
