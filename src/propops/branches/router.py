@@ -77,7 +77,7 @@ async def get_branches(
 
 _CREATE_SCHEMA = {
     "content": {
-        "application/json": {"schema": {"$ref": "#/components/schemas/BranchCreate"}},
+        "application/json": {"schema": BranchCreate.model_json_schema()},
         "multipart/form-data": {
             "schema": {
                 "type": "object",
