@@ -62,8 +62,29 @@ def run(kind: str, seconds: int, connections: int) -> None:
             f"trades / floor = {ours.rps / floor.rps * 100:.1f} %   raw / floor = {raw.rps / floor.rps * 100:.1f} %"
             f"   trades / raw = {ours.rps / raw.rps * 100:.1f} %"
         )
+        with server("trades_app:app", env, port, workers=2) as base:
+            print(revocation_check(base, token))
     finally:
         drop()
+
+
+def revocation_check(base: str, token: str) -> str:
+    """Two worker processes: after logout in one, the token must fail on the very next request in
+    whichever process answers it."""
+    import httpx
+
+    auth = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=base, timeout=10) as c:
+        warm = [c.get("/api/contractors/trades", headers=auth).status_code for _ in range(20)]
+        csrf = c.get("/api/security/csrf-token", headers=auth).json()["data"]["token"]
+        out = c.post("/api/auth/logout", headers={**auth, "X-CSRF-Token": csrf}).status_code
+        after = [c.get("/api/contractors/trades", headers=auth).status_code for _ in range(200)]
+    ok_before = warm.count(200) == len(warm)
+    ok_after = after.count(401) == len(after)
+    return (
+        f"revocation over 2 workers: before logout {warm.count(200)}/{len(warm)} OK, logout {out}, "
+        f"after logout {after.count(401)}/{len(after)} refused -> {'PASS' if ok_before and ok_after else 'FAIL'}"
+    )
 
 
 def main() -> None:

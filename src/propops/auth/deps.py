@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from propops.auth.service import Principal, authenticate_token, csrf_token
-from propops.core.context import AppContext, get_ctx
+from propops.core.context import AppContext, app_ctx
 from propops.core.errors import Forbidden, TooManyRequests, Unauthorized
 from propops.core.permissions import AUTHENTICATED, PUBLIC, USED_KEYS
 from propops.core.security import constant_time_equals
@@ -81,7 +81,7 @@ class Require:
             USED_KEYS.add(key)
 
     async def __call__(self, request: Request) -> Principal:
-        principal = await authenticate_request(request, get_ctx(request))
+        principal = await authenticate_request(request, app_ctx(request))
         if self.key != AUTHENTICATED and self.key not in principal.permissions:
             raise Forbidden()
         return principal

@@ -29,7 +29,7 @@ from propops.certifications.schemas import (
     ComplianceRead,
 )
 from propops.certifications.storage import storage_for
-from propops.core.context import get_ctx
+from propops.core.context import app_ctx
 from propops.core.deps import Ctx, DbSession
 from propops.core.envelope import Envelope, ListEnvelope, MessageEnvelope, error_responses, ok, ok_list
 from propops.core.errors import InvalidInput, NotFound, PayloadTooLarge
@@ -50,7 +50,7 @@ class CappedBodyRoute(APIRoute):
         async def capped(request: Request) -> Response:
             if request.method not in ("POST", "PUT", "PATCH"):
                 return await handler(request)
-            cap = get_ctx(request).settings.max_upload_bytes + FORM_OVERHEAD
+            cap = app_ctx(request).settings.max_upload_bytes + FORM_OVERHEAD
             too_large = PayloadTooLarge(f"The upload is larger than the {cap - FORM_OVERHEAD} byte limit.")
             declared = request.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > cap:

@@ -33,6 +33,11 @@ class AppContext:
         return row
 
 
-def get_ctx(request: Request) -> AppContext:
+def app_ctx(request: Request) -> AppContext:
     ctx: AppContext = request.app.state.ctx
     return ctx
+
+
+async def get_ctx(request: Request) -> AppContext:
+    """Async on purpose: FastAPI runs plain-def dependencies in a thread pool, a costly hop."""
+    return app_ctx(request)

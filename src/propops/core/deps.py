@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from propops.core.context import AppContext, get_ctx
+from propops.core.context import AppContext, app_ctx, get_ctx
 
 
 async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async for session in get_ctx(request).db.session():
+    async for session in app_ctx(request).db.session():
         yield session
 
 
