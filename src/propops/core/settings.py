@@ -81,6 +81,7 @@ class Settings(BaseSettings):
     background_tasks: bool | None = None  # None: on, except when environment == "test"
     worker_poll_seconds: float = Field(default=10.0, gt=0)
     reminders_interval_seconds: float = Field(default=3600.0, gt=0)
+    sla_scan_interval_seconds: float = Field(default=300.0, gt=0)  # jobs: SLA breach notifications
     # Certificate reminders: these many days before expiry, on the day, then every N days overdue.
     reminder_days_before: list[int] = Field(default_factory=lambda: [30, 7])
     reminder_overdue_every_days: int = Field(default=7, ge=1)
