@@ -40,10 +40,17 @@ async def _reminders(db: Database, settings: Settings) -> object:
     return await run_reminders(db, settings)
 
 
+async def _sla(db: Database, settings: Settings) -> object:
+    from propops.jobs.sla import scan_sla_breaches
+
+    return await scan_sla_breaches(db)
+
+
 def periodic_jobs(settings: Settings) -> list[Periodic]:
     """The schedule; later domains (e.g. SLA checks) append their jobs here."""
     return [
         Periodic("reminders", settings.reminders_interval_seconds, _reminders),
+        Periodic("sla", settings.sla_scan_interval_seconds, _sla),
         Periodic("outbox", settings.worker_poll_seconds, _deliver),
     ]
 
