@@ -217,6 +217,27 @@ def reminders_run() -> None:
     asyncio.run(run())
 
 
+jobs_app = typer.Typer(help="Jobs: SLA breach scan.", no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
+
+
+@jobs_app.command("sla-scan")
+def jobs_sla_scan() -> None:
+    """Notify agents of newly breached SLA deadlines (each breach once; the worker runs this too)."""
+    from propops.core.db import Database
+    from propops.jobs.sla import scan_sla_breaches
+
+    async def run() -> None:
+        db = Database(_settings().database_url)
+        try:
+            report = await scan_sla_breaches(db)
+            typer.echo(f"{report.breached} newly breached jobs; {report.emails} emails queued.")
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+
+
 @app.command()
 def worker(
     once: Annotated[bool, typer.Option("--once", help="Deliver the emails that are due, then exit")] = False,
