@@ -33,15 +33,20 @@ def environment() -> Environment:
     )
 
 
+@lru_cache(maxsize=1)
+def _names() -> frozenset[str]:
+    return frozenset(p.name.removesuffix(".subject.txt") for p in TEMPLATE_DIR.glob("*.subject.txt"))
+
+
 def available_templates() -> list[str]:
     """Template names usable with ``enqueue_email`` (those with a subject and a text body)."""
-    return sorted(p.name.removesuffix(".subject.txt") for p in TEMPLATE_DIR.glob("*.subject.txt"))
+    return sorted(_names())
 
 
 def render(template: str, context: dict[str, Any]) -> RenderedEmail:
     """Render one email; a missing template or context variable is a programming error (raises)."""
     env = environment()
-    if template not in available_templates():
+    if template not in _names():
         raise TemplateNotFound(template)
     subject = " ".join(env.get_template(f"{template}.subject.txt").render(context).split())
     text = env.get_template(f"{template}.txt").render(context)
