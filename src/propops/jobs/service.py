@@ -586,7 +586,7 @@ async def resolve_contractor(
 
 async def _property(session: AsyncSession, principal: Principal, body: JobManageRequest) -> Property:
     if body.address_uuid is not None:
-        prop, _ = await properties.get_visible(session, principal, body.address_uuid)
+        prop, _ = await properties.get_visible(session, principal, body.address_uuid, "address_uuid")
     elif body.address_id is not None:
         prop, _ = await properties.get_visible_by_id(session, principal, body.address_id)
     else:
@@ -675,7 +675,7 @@ async def update_job(
         if body.address_id not in (None, job.property_id):
             raise InvalidInput.field("address_id", "cannot be changed; raise a new job for another address")
         if body.address_uuid is not None:
-            prop, _ = await properties.get_visible(session, principal, body.address_uuid)
+            prop, _ = await properties.get_visible(session, principal, body.address_uuid, "address_uuid")
             if prop.id != job.property_id:
                 raise InvalidInput.field("address_uuid", "cannot be changed; raise a new job for another address")
     before = snapshot(job)

@@ -95,10 +95,12 @@ async def list_properties(
     return [payload(p, name) for p, name in rows], int(count)
 
 
-async def get_visible(session: AsyncSession, principal: Principal, property_uuid: str | None) -> tuple[Property, str]:
+async def get_visible(
+    session: AsyncSession, principal: Principal, property_uuid: str | None, field: str = "uuid"
+) -> tuple[Property, str]:
     if not property_uuid:
-        raise InvalidInput.field("uuid", "is required")
-    uuid = branches.check_uuid(property_uuid, "uuid")
+        raise InvalidInput.field(field, "is required")
+    uuid = branches.check_uuid(property_uuid, field)
     row = (await session.execute(visible_properties(principal).where(Property.uuid == uuid))).first()
     if row is None:
         raise NotFound(NOT_FOUND)
