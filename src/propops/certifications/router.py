@@ -8,7 +8,7 @@ an oversized upload is never read in full, whoever parses the form first.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -44,7 +44,7 @@ FORM_OVERHEAD = 64 * 1024  # room for the other form fields and multipart bounda
 class CappedBodyRoute(APIRoute):
     """Refuse request bodies larger than ``max_upload_bytes`` plus form overhead, without reading them."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def capped(request: Request) -> Response:

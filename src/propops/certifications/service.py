@@ -54,7 +54,7 @@ class Readable(Protocol):
 # --------------------------------------------------------------------------- access
 
 
-def visible_contractors(principal: Principal) -> Select[tuple[Contractor]]:
+def visible_contractors(principal: Principal) -> Select[Any]:
     """The contractors ``principal`` may act on, as a query every read and write starts from."""
     stmt = select(Contractor)
     if principal.account_type_id == ACCOUNT_STAFF:
@@ -685,9 +685,9 @@ async def compliance_summary(
         )
     ).all()
     current = await _current_by_type(session, contractor.id)
-    out_trades = []
+    out_trades: list[dict[str, Any]] = []
     for trade_id, trade_name in trades:
-        requirements = []
+        requirements: list[dict[str, Any]] = []
         for r_trade, type_id, type_name in reqs:
             if r_trade != trade_id:
                 continue

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Protocol
 
@@ -30,7 +30,7 @@ class Storage(Protocol):
         """Publish a fully written (and fsynced) staged file under ``name``; never overwrites."""
         ...
 
-    def open(self, name: str) -> AsyncIterator[bytes]:
+    def open(self, name: str) -> AsyncGenerator[bytes, None]:
         """Stream the stored bytes in chunks (raises FileNotFoundError before the first chunk)."""
         ...
 
@@ -76,7 +76,7 @@ class LocalStorage:
     async def save(self, name: str, staged: Path) -> None:
         await asyncio.to_thread(self._publish, name, staged)
 
-    async def open(self, name: str) -> AsyncIterator[bytes]:
+    async def open(self, name: str) -> AsyncGenerator[bytes, None]:
         path = self._path(name)
         f = await asyncio.to_thread(path.open, "rb")
         try:
