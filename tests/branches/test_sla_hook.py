@@ -18,6 +18,8 @@ class TestSlaTargetHours:
             assert await sla_target_hours(session, 5, 1, None) is None  # Branch_005 has no SLA
             assert await sla_target_hours(session, 999999, 1, 1) is None
 
-    async def test_open_job_counts_placeholder(self, app: FastAPI) -> None:
+    async def test_open_job_counts_covers_every_branch_asked(self, app: FastAPI) -> None:
         async with app.state.ctx.db.sessionmaker() as session:
-            assert await open_job_counts(session, [1, 2]) == {1: 0, 2: 0}
+            counts = await open_job_counts(session, [1, 2, 999999])
+            assert set(counts) == {1, 2, 999999} and counts[999999] == 0
+            assert all(isinstance(v, int) and v >= 0 for v in counts.values())
