@@ -142,7 +142,42 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"success": True, "data": {"pong": True}, "message": "Operation completed successfully"}
 
     app.add_middleware(PropOpsMiddleware, ctx=ctx)
+    install_openapi(app)
     return app
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Validation failures are 400 here (the reference's status table), never FastAPI's 422: the
+    document says so, so that clients and schema fuzzers see the statuses the API really sends."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        for path_item in schema.get("paths", {}).values():
+            for operation in path_item.values():
+                responses = operation.get("responses", {})
+                if "422" in responses:
+                    responses.pop("422")
+                    responses.setdefault(
+                        "400",
+                        {
+                            "description": "Invalid input",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}},
+                        },
+                    )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name in ("HTTPValidationError", "ValidationError"):
+            components.pop(name, None)
+        if "ErrorEnvelope" not in components:
+            from propops.core.envelope import ErrorEnvelope
+
+            components["ErrorEnvelope"] = ErrorEnvelope.model_json_schema(ref_template="#/components/schemas/{model}")
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def asgi() -> FastAPI:

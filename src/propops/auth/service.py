@@ -41,7 +41,9 @@ from propops.core.security import (
 )
 
 EPOCH_KEY = "permissions_epoch"
-EMAIL_RE = re.compile(r"^[^@\s<>\"']{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]{1,63})+$")
+EMAIL_RE = re.compile(
+    r"^[^@\s<>\"\x00-\x1f\x7f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]{1,63})+$"
+)
 BAD_CREDENTIALS = "Invalid email or password."
 
 
