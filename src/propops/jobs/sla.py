@@ -12,7 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from propops.agents.models import Agent
+from propops.auth.models import User
+from propops.branches.models import Branch
 from propops.core.clock import iso, utcnow
 from propops.core.db import Database
 from propops.jobs import notify
@@ -26,6 +30,20 @@ BATCH = 200
 class SlaScanReport:
     breached: int = 0
     emails: int = 0
+
+
+async def _contacts(session: AsyncSession, job_ids: list[int]) -> dict[int, tuple[str | None, str | None]]:
+    """Agent email and first name per job (the branch email when no agent): one query per batch."""
+    if not job_ids:
+        return {}
+    rows = await session.execute(
+        select(Job.id, User.email, User.first_name, Branch.email)
+        .join(Branch, Branch.id == Job.branch_id)
+        .outerjoin(Agent, Agent.id == Job.agent_id)
+        .outerjoin(User, User.id == Agent.user_id)
+        .where(Job.id.in_(job_ids))
+    )
+    return {jid: (email, first) if email else (branch_email, None) for jid, email, first, branch_email in rows}
 
 
 async def scan_sla_breaches(db: Database, now: datetime | None = None, batch: int = BATCH) -> SlaScanReport:
@@ -47,9 +65,10 @@ async def scan_sla_breaches(db: Database, now: datetime | None = None, batch: in
             if db.dialect == "postgresql":
                 stmt = stmt.with_for_update(skip_locked=True)
             jobs = list((await session.execute(stmt)).scalars())
+            contacts = await _contacts(session, [j.id for j in jobs])
             for job in jobs:
                 job.sla_breach_notified_at = now
-                to, name = await notify.agent_contact(session, job)
+                to, name = contacts.get(job.id, (None, None))
                 report.emails += await notify.sla_breached(session, job, to, name)
                 record(
                     session,
