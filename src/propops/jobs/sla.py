@@ -1,9 +1,9 @@
 """The scheduled SLA scan: each open job past its deadline is notified once.
 
-A job is claimed by stamping ``sla_breach_notified_at`` in the same transaction that queues the
-email (deduplicated by job and deadline) and records the history entry. On PostgreSQL the batch is
-selected ``FOR UPDATE SKIP LOCKED``, so several workers can run the scan at once; the outbox
-dedupe key makes a second send impossible even if two runs raced on SQLite.
+A job is claimed by a conditional UPDATE of ``sla_breach_notified_at`` (only rows still unclaimed),
+in the same transaction that queues the email (deduplicated by job and deadline) and records the
+history entry. On PostgreSQL the batch is selected ``FOR UPDATE SKIP LOCKED`` so several workers
+share the work; on SQLite writers serialise and the conditional claim lets only one of them win.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from propops.agents.models import Agent
@@ -53,7 +53,7 @@ async def scan_sla_breaches(db: Database, now: datetime | None = None, batch: in
     while True:
         async with db.sessionmaker() as session, session.begin():
             stmt = (
-                select(Job)
+                select(Job.id)
                 .where(
                     Job.status_id.in_(OPEN_STATUSES),
                     Job.sla_due_at < now,
@@ -64,10 +64,27 @@ async def scan_sla_breaches(db: Database, now: datetime | None = None, batch: in
             )
             if db.dialect == "postgresql":
                 stmt = stmt.with_for_update(skip_locked=True)
-            jobs = list((await session.execute(stmt)).scalars())
-            contacts = await _contacts(session, [j.id for j in jobs])
+            candidates = list((await session.execute(stmt)).scalars())
+            # The claim: only rows still unclaimed when this write runs (another runner may have
+            # taken them since the SELECT on SQLite, which has no SKIP LOCKED).
+            claimed = (
+                list(
+                    (
+                        await session.execute(
+                            update(Job)
+                            .where(Job.id.in_(candidates), Job.sla_breach_notified_at.is_(None))
+                            .values(sla_breach_notified_at=now)
+                            .returning(Job.id)
+                            .execution_options(synchronize_session=False)
+                        )
+                    ).scalars()
+                )
+                if candidates
+                else []
+            )
+            jobs = list((await session.execute(select(Job).where(Job.id.in_(claimed)).order_by(Job.id))).scalars())
+            contacts = await _contacts(session, claimed)
             for job in jobs:
-                job.sla_breach_notified_at = now
                 to, name = contacts.get(job.id, (None, None))
                 report.emails += await notify.sla_breached(session, job, to, name)
                 record(
@@ -79,5 +96,5 @@ async def scan_sla_breaches(db: Database, now: datetime | None = None, batch: in
                     {"sla_due_at": iso(job.sla_due_at), "notified": to is not None},
                 )
             report.breached += len(jobs)
-        if len(jobs) < batch:
+        if len(candidates) < batch:
             return report
