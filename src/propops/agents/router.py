@@ -6,11 +6,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from propops.agents import service
+from propops.agents import performance, service
 from propops.agents.schemas import (
     AgentDetail,
     AgentListItem,
     AgentManageRequest,
+    AgentPerformance,
     AgentSla,
     Assignment,
     SharingRequest,
@@ -122,6 +123,41 @@ async def branches_post(principal: BranchesCaller, session: DbSession, body: Sha
 )
 async def agent_sla(principal: ListCaller, session: DbSession, agent_uuid: AgentUuidQuery = None) -> dict[str, Any]:
     return ok(await service.agent_sla(session, principal, agent_uuid))
+
+
+@router.get(
+    "/api/agents/performance",
+    response_model=Envelope[AgentPerformance] | ListEnvelope[AgentPerformance],
+    responses=error_responses(400, 401, 403, 404, 429),
+    summary="Performance KPIs of one agent (agent_uuid) or of every agent the caller may see (paged)",
+    description=(
+        "Jobs belong to an agent by jobs.agent_id; the optional range applies to reported_at (whole UTC "
+        "days, both ends inclusive). Cancelled jobs are excluded. completion_rate = completed / total × 100, "
+        "recall_rate = recalls / total × 100 (1 decimal), open_jobs = total − completed, "
+        "avg_completion_days over completed jobs (null when none). Only jobs in branches the caller may see "
+        "are counted. Without agent_uuid: a list ordered by agent ID, with count and limit/offset paging."
+    ),
+)
+async def agent_performance(
+    principal: ListCaller,
+    session: DbSession,
+    page: PageParams,
+    agent_uuid: AgentUuidQuery = None,
+    date_from: Annotated[
+        str | None, Query(max_length=40, description="YYYY-MM-DD: jobs reported on or after this day.")
+    ] = None,
+    date_to: Annotated[
+        str | None, Query(max_length=40, description="YYYY-MM-DD: jobs reported on or before this day.")
+    ] = None,
+    include_inactive: Annotated[bool, Query(description="All agents: also list deactivated agents.")] = False,
+) -> dict[str, Any]:
+    period = performance.date_range(date_from, date_to)
+    if agent_uuid:  # an empty agent_uuid= means "all", as an empty filter does elsewhere
+        return ok(await performance.agent_performance(session, principal, agent_uuid, period))
+    rows, count = await performance.all_performance(
+        session, principal, page, period, include_inactive=include_inactive
+    )
+    return ok_list(rows, count)
 
 
 @router.get(

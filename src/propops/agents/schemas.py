@@ -108,3 +108,19 @@ class AgentManageRequest(WriteBody):
     company_name: StrictStr | None = Field(default=None, max_length=200)
     branch_id: DbId | None = Field(default=None, description="Primary branch.")
     shared_branch_ids: list[DbId] | None = Field(default=None, max_length=100)
+
+
+class AgentPerformance(BaseModel):
+    """The seed's KPI object (definitions in ``propops.agents.performance``)."""
+
+    agent_uuid: str
+    agent_name: str
+    total_jobs: int = Field(description="The agent's jobs reported in the range, cancelled ones excluded.")
+    completed_jobs: int = Field(description="Of those, completed (completed_at set; Complete, Closed or Archived).")
+    completion_rate: float = Field(description="completed_jobs / total_jobs × 100, 1 decimal (0.0 without jobs).")
+    avg_completion_days: float | None = Field(
+        description="Mean days from reported_at to completed_at over completed jobs, 1 decimal; null when none."
+    )
+    recall_count: int = Field(description="Recalls (job_recalls rows) of those jobs.")
+    recall_rate: float = Field(description="recall_count / total_jobs × 100, 1 decimal (0.0 without jobs).")
+    open_jobs: int = Field(description="total_jobs − completed_jobs.")
