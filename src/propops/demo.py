@@ -88,8 +88,9 @@ from propops.agents.demo import seed as seed_agents  # noqa: E402 - needs seed_a
 from propops.branches.demo import seed as seed_branches  # noqa: E402
 from propops.certifications.demo import seed as seed_certifications  # noqa: E402 - needs contractors
 from propops.contractors.demo import seed as seed_contractors  # noqa: E402 - needs seed_accounts' users
+from propops.jobs.demo import seed as seed_jobs  # noqa: E402 - needs branches, agents and contractors
 
-SEEDERS: list[Seeder] = [seed_accounts, seed_branches, seed_agents, seed_contractors, seed_certifications]
+SEEDERS: list[Seeder] = [seed_accounts, seed_branches, seed_agents, seed_contractors, seed_certifications, seed_jobs]
 
 
 def _load_domain_seeders() -> list[Seeder]:
