@@ -96,9 +96,23 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         messages = {404: "No endpoint matches this path.", 405: "This method is not allowed on this path."}
         message = messages.get(exc.status_code) or str(exc.detail)
-        return JSONResponse(
-            failure(message, None, _request_id(request)), exc.status_code, headers=getattr(exc, "headers", None)
-        )
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(_allowed_methods(request))
+        return JSONResponse(failure(message, None, _request_id(request)), exc.status_code, headers=headers or None)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Starlette names only the first matching route's methods; a path served by several routes
+    (GET and POST handlers) must list them all."""
+    path = request.url.path
+    methods: set[str] = set()
+    for route in iter_api_routes(request.app.routes):
+        if route.path_regex.match(path):
+            methods |= route.methods
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -89,14 +89,12 @@ async def mobile_auth(
 ) -> dict[str, Any]:
     """``validate_token`` exchanges a valid token for a 365-day mobile session (no CSRF: no session
     exists yet); ``logout`` is an ordinary authenticated write and so needs bearer and CSRF."""
-    if body.action == "logout":
+    if isinstance(body, schemas.MobileLogoutRequest):
         principal = await authenticate_request(request, ctx)
         if not principal.has("api.security.mobile_auth.use"):
             raise Forbidden()
         await service.revoke_session(session, principal.token_id)
         return {"success": True, "message": "Logged out"}
-    if not body.token:
-        raise InvalidInput.field("token", "is required when action=validate_token")
     raw, principal, user = await service.mobile_session(
         session,
         ctx,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -54,14 +54,23 @@ class LoginResponse(BaseModel):
     message: str
 
 
-class MobileAuthRequest(BaseModel):
+class MobileValidateRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    action: Literal["validate_token", "logout"]
-    token: str | None = Field(default=None, max_length=512)
+    action: Literal["validate_token"]
+    token: str = Field(min_length=1, max_length=512)
     platform: Literal["ios", "android"] | None = None
     device_type: str | None = Field(default=None, max_length=80)
     app_version: str | None = Field(default=None, max_length=40)
+
+
+class MobileLogoutRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    action: Literal["logout"]
     csrf_token: str | None = Field(default=None, max_length=256)
+
+
+# One body, two shapes: the schema itself says that validate_token needs a token.
+MobileAuthRequest = Annotated[MobileValidateRequest | MobileLogoutRequest, Field(discriminator="action")]
 
 
 class MobileAuthResponse(BaseModel):
