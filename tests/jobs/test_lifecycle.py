@@ -151,3 +151,21 @@ async def test_recall_to_assigned_needs_acceptance_again(
         assert (await act(plumber_client, u, action)).status_code == 200
     r = await act(agent, u, "recall", reason="Again")
     assert r.json()["data"]["recall_count"] == 2
+
+
+async def test_concurrent_recalls_count_once(
+    app: FastAPI, agent: AuthedClient, admin: AuthedClient, plumber: dict[str, Any], prop: dict[str, Any]
+) -> None:
+    import asyncio
+
+    u = (await new_job(agent, prop, contractor_uuid=plumber["uuid"]))["uuid"]
+    for action in ("start", "complete"):
+        assert (await act(admin, u, action)).status_code == 200
+    results = await asyncio.gather(
+        *(act(who, u, "recall", reason=f"race {i}") for i, who in enumerate((agent, admin) * 2))
+    )
+    assert sorted(r.status_code for r in results) == [200, 409, 409, 409]
+    data = (await get_job(agent, u)).json()["data"]
+    async with app.state.ctx.db.sessionmaker() as session:
+        recalls = (await session.execute(select(JobRecall).where(JobRecall.job_id == data["ID"]))).scalars().all()
+    assert data["recall_count"] == len(recalls) == 1

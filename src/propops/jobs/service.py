@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, false, func, or_, select
+from sqlalchemy import ColumnElement, and_, delete, false, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -128,6 +128,15 @@ async def load_job(
     value = branches.check_uuid(job_uuid, field)
     stmt = _visible(select(Job).where(Job.uuid == value), principal)
     if for_update:
+        if session.get_bind().dialect.name == "sqlite":
+            # SQLite has no row locks: a no-op write takes the database write lock now, so a
+            # concurrent writer of the same job reads its state only after this transaction ends.
+            await session.execute(
+                update(Job)
+                .where(Job.uuid == value)
+                .values(updated_at=Job.updated_at)
+                .execution_options(synchronize_session=False)
+            )
         stmt = stmt.with_for_update(of=Job)
     job = (await session.execute(stmt)).scalar_one_or_none()
     if job is None:
