@@ -3,7 +3,7 @@
 For each backend (SQLite, PostgreSQL) and size it builds a fresh database (migrations + demo
 seed), generates N contractors over GB districts (weighted by postcode count, so cities are dense)
 with mixed coverage (radius 5-50 km, estimated isochrones 15-60 min, drawn polygons), starts the
-real app under uvicorn on a port in 8200-8299, and times sequential requests for random real
+real app under uvicorn on a port in 8700-8799, and times sequential requests for random real
 postcodes: server-side ``X-Response-Time-ms`` and client-side latency, p50/p99. ``/api/ping`` is
 timed in the same run as the framework floor. Everything it creates is removed at the end.
 
@@ -109,7 +109,7 @@ async def generate(url: str, n: int, seed: int) -> float:
                 for c, area in zip(rows, areas, strict=True):
                     for t in rng.sample([1, 2, 3, 4, 5], rng.randint(1, 3)):
                         trades.append({"contractor_id": c.id, "trade_id": t})
-                    cells += cov.cell_rows(c.id, area.geometry)
+                    cells += cov.cell_rows(c, area.geometry)
                 await session.execute(insert(ContractorTrade), trades)
                 await session.execute(insert(ContractorCoverageCell), cells)
         if url.startswith("postgresql"):
@@ -123,14 +123,14 @@ async def generate(url: str, n: int, seed: int) -> float:
 
 
 def free_port() -> int:
-    for port in range(8200, 8300):
+    for port in range(8700, 8800):
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
             return port
-    raise RuntimeError("no free port in 8200-8299")
+    raise RuntimeError("no free port in 8700-8799")
 
 
 def pct(values: list[float], p: float) -> float:

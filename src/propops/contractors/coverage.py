@@ -1,9 +1,11 @@
 """Coverage areas: computing them from settings, storing them, and asking who covers a point.
 
 "Who covers this point" is two steps so that it stays fast at 50k contractors and behaves the
-same on SQLite and PostgreSQL: an indexed lookup of the point's grid cell joined to the bbox
-columns narrows the table to a few candidates in SQL, then Shapely decides exactly, vectorised, on
-those candidates only (cells lying wholly inside a polygon skip the exact test).
+same on SQLite and PostgreSQL: one indexed range of the grid table (the point's cell, filtered by
+each part's clip bbox) gives the candidates with their base points, then Shapely decides exactly,
+vectorised, on the parts that are not wholly inside (each a small clip of the area to the cell,
+never the whole polygon). Distances are computed over those rows only; contractor rows are read
+for the requested page alone.
 """
 
 from __future__ import annotations
@@ -11,12 +13,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
-from sqlalchemy import Select, case, delete, insert, select
+from sqlalchemy import Select, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from propops.contractors.models import (
@@ -29,7 +31,7 @@ from propops.contractors.models import (
 from propops.core.clock import utcnow
 from propops.core.errors import InvalidInput
 from propops.geo.geocoder import GeoPoint
-from propops.geo.geometry import cell_of, cells_for, circle, haversine_km_many, parse_drawn, to_geojson, to_wkb
+from propops.geo.geometry import cell_of, circle, grid_cells, haversine_km_many, parse_drawn, to_geojson, to_wkb
 from propops.geo.isochrone import PROFILES, EstimatedIsochrone, IsochroneProvider
 
 DEFAULT_RADIUS_KM = 25.0
@@ -124,52 +126,76 @@ def apply(contractor: Contractor, base: GeoPoint, cov: Coverage, now: datetime |
     contractor.coverage_computed_at = now or utcnow()
 
 
-def cell_rows(contractor_id: int, geom: Polygon | MultiPolygon) -> list[dict[str, Any]]:
-    return [{"cell": c, "contractor_id": contractor_id, "interior": inside} for c, inside in cells_for(geom)]
+def cell_rows(contractor: Contractor, geom: Polygon | MultiPolygon) -> list[dict[str, Any]]:
+    """The grid rows for a contractor whose id, base and active flag are set."""
+    return [
+        {
+            "cell": p.cell,
+            "contractor_id": contractor.id,
+            "interior": p.interior,
+            "active": bool(contractor.is_active),
+            "base_latitude": contractor.base_latitude,
+            "base_longitude": contractor.base_longitude,
+            "min_lat": p.min_lat,
+            "max_lat": p.max_lat,
+            "min_lon": p.min_lon,
+            "max_lon": p.max_lon,
+            "shape_wkb": p.wkb,
+        }
+        for p in grid_cells(geom)
+    ]
 
 
-async def write_cells(session: AsyncSession, contractor_id: int, geom: Polygon | MultiPolygon) -> None:
-    """Replace the contractor's grid cells (after the row has an id)."""
-    await session.execute(delete(ContractorCoverageCell).where(ContractorCoverageCell.contractor_id == contractor_id))
-    rows = cell_rows(contractor_id, geom)
+async def write_cells(session: AsyncSession, contractor: Contractor, geom: Polygon | MultiPolygon) -> None:
+    """Replace the contractor's grid cells (after the row has an id and its base)."""
+    await session.execute(delete(ContractorCoverageCell).where(ContractorCoverageCell.contractor_id == contractor.id))
+    rows = cell_rows(contractor, geom)
     if rows:
         await session.execute(insert(ContractorCoverageCell), rows)
 
 
+async def set_cells_active(session: AsyncSession, contractor_id: int, active: bool) -> None:
+    """Keep the grid's copy of the active flag in step with the contractor's."""
+    cell = ContractorCoverageCell
+    await session.execute(update(cell).where(cell.contractor_id == contractor_id).values(active=active))
+
+
 def candidates_stmt(lat: float, lon: float) -> Select[Any]:
-    """Active contractors whose grid cell and bbox contain the point; WKB only where needed."""
-    c, cell = Contractor, ContractorCoverageCell
-    return (
-        select(
-            c.id,
-            case((cell.interior, None), else_=c.coverage_wkb).label("wkb"),
-            c.base_latitude,
-            c.base_longitude,
-        )
-        .join(cell, cell.contractor_id == c.id)
-        .where(
-            cell.cell == cell_of(lat, lon),
-            c.is_active.is_(True),
-            c.coverage_min_lat <= lat,
-            c.coverage_max_lat >= lat,
-            c.coverage_min_lon <= lon,
-            c.coverage_max_lon >= lon,
-        )
+    """Active contractors' cell parts that may cover the point: one index range, no join.
+
+    Rows are (contractor id, clip WKB or None when the cell is interior, base lat, base lon), the
+    shape ``exact_filter`` takes. Only the grid table is read: its PK (cell, contractor_id) is the
+    range, the clip bbox drops most parts that miss the point, and interior parts need no WKB.
+    """
+    cell = ContractorCoverageCell
+    stmt = cast("Select[Any]", select(cell.contractor_id, cell.shape_wkb, cell.base_latitude, cell.base_longitude))
+    return stmt.where(
+        cell.cell == cell_of(lat, lon),
+        cell.active.is_(True),
+        cell.min_lat <= lat,
+        cell.max_lat >= lat,
+        cell.min_lon <= lon,
+        cell.max_lon >= lon,
     )
 
 
 def exact_filter(rows: list[Any], lat: float, lon: float) -> list[tuple[int, float]]:
-    """Keep rows whose polygon covers (lon, lat); return (id, km from base), nearest first."""
+    """Keep rows whose polygon (or clip) covers (lon, lat); return (id, km from base), nearest first.
+
+    Rows are (id, WKB or None when known to cover, base lat, base lon).
+    """
     if not rows:
         return []
-    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    keep = np.ones(len(rows), dtype=bool)
-    boundary = [i for i, r in enumerate(rows) if r[1] is not None]
+    n = len(rows)
+    ids_col, wkb_col, lat_col, lon_col = zip(*rows, strict=True)
+    ids = np.fromiter(ids_col, dtype=np.int64, count=n)
+    keep = np.ones(n, dtype=bool)
+    boundary = [i for i, w in enumerate(wkb_col) if w is not None]
     if boundary:
-        geoms = shapely.from_wkb([rows[i][1] for i in boundary])
+        geoms = shapely.from_wkb([wkb_col[i] for i in boundary])
         keep[boundary] = shapely.intersects_xy(geoms, lon, lat)
-    lats = np.fromiter((r[2] if r[2] is not None else np.nan for r in rows), dtype=float, count=len(rows))
-    lons = np.fromiter((r[3] if r[3] is not None else np.nan for r in rows), dtype=float, count=len(rows))
+    lats = np.array([np.nan if v is None else v for v in lat_col], dtype=float)
+    lons = np.array([np.nan if v is None else v for v in lon_col], dtype=float)
     dist = haversine_km_many(lat, lon, lats, lons)
     ids, dist = ids[keep], dist[keep]
     order = np.lexsort((ids, dist))

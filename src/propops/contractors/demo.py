@@ -99,7 +99,7 @@ async def seed(session: AsyncSession, demo: DemoContext) -> None:
         cov.apply(c, base, area)
         session.add(c)
         trade_rows += [{"contractor_id": c.id, "trade_id": t} for t in sorted(trades)]
-        cells += cov.cell_rows(c.id, area.geometry)
+        cells += cov.cell_rows(c, area.geometry)
     await session.flush()
     await session.execute(insert(ContractorTrade), trade_rows)
     from propops.contractors.models import ContractorCoverageCell

@@ -1,9 +1,9 @@
 """Contractor tables. Trades are a seeded lookup (the seed's five, ids 1-5).
 
 Coverage is stored three ways, each for a reason: ``coverage_geojson`` is what the API returns,
-``coverage_wkb`` is what the exact point-in-polygon test decodes quickly, and the bbox columns plus
-``contractor_coverage_cells`` (a fixed lat/lon grid) let SQL narrow "who covers this point" to a
-few candidates with plain B-tree lookups that behave the same on SQLite and PostgreSQL.
+``coverage_wkb`` is the whole area for Shapely, and the bbox columns plus ``contractor_coverage_cells``
+(a fixed lat/lon grid with per-cell clips) let SQL narrow "who covers this point" to one index
+range with plain B-tree lookups that behave the same on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -72,15 +72,29 @@ class Contractor(UUIDMixin, TimestampMixin, Base):
 
 
 class ContractorCoverageCell(Base):
-    """One row per grid cell a contractor's coverage bbox touches.
+    """One row per grid cell a contractor's coverage area touches: the "who covers this point" index.
 
-    ``interior`` marks cells lying wholly inside the coverage polygon, where the exact test can be
-    skipped.
+    ``interior`` marks cells lying wholly inside the coverage area, where the exact test is skipped;
+    other cells carry ``shape_wkb``, the area clipped to the cell (a few vertices), so the exact
+    test never needs the contractor's whole polygon. The bbox columns are the clip's (the cell's
+    when interior), a SQL pre-filter. ``active`` and the base point are copies of the contractor's
+    (kept in step by ``coverage.write_cells`` and ``service.set_active``), so the postcode query
+    reads this table alone: one contiguous index range per point, on SQLite (WITHOUT ROWID,
+    clustered by cell) and PostgreSQL alike.
     """
 
     __tablename__ = "contractor_coverage_cells"
+    __table_args__ = {"sqlite_with_rowid": False}
     cell: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     contractor_id: Mapped[int] = mapped_column(
         ForeignKey("contractors.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     interior: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    base_latitude: Mapped[float | None] = mapped_column(Float, nullable=True)
+    base_longitude: Mapped[float | None] = mapped_column(Float, nullable=True)
+    min_lat: Mapped[float] = mapped_column(Float)
+    max_lat: Mapped[float] = mapped_column(Float)
+    min_lon: Mapped[float] = mapped_column(Float)
+    max_lon: Mapped[float] = mapped_column(Float)
+    shape_wkb: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)

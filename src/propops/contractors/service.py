@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Select, and_, delete, exists, func, insert, or_, select, text
@@ -18,7 +18,13 @@ from sqlalchemy.orm import defer
 from propops.auth.models import ACCOUNT_CONTRACTOR
 from propops.auth.service import create_user, validate_email
 from propops.contractors import coverage as cov
-from propops.contractors.models import COVERAGE_ISOCHRONE, Contractor, ContractorTrade, Trade
+from propops.contractors.models import (
+    COVERAGE_ISOCHRONE,
+    Contractor,
+    ContractorCoverageCell,
+    ContractorTrade,
+    Trade,
+)
 from propops.core import audit
 from propops.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from propops.core.pagination import Page
@@ -56,7 +62,7 @@ async def geocode_postcode(geocoder: Geocoder, postcode: str) -> GeoPoint:
 
 async def contractor_covers(session: AsyncSession, contractor_id: int, lat: float, lon: float) -> bool:
     """Does this (active) contractor's coverage area contain the point?"""
-    stmt = cov.candidates_stmt(lat, lon).where(Contractor.id == contractor_id)
+    stmt = cov.candidates_stmt(lat, lon).where(ContractorCoverageCell.contractor_id == contractor_id)
     return bool(await cov.covering(session, lat, lon, stmt))
 
 
@@ -66,7 +72,7 @@ async def contractors_covering(
     """Active contractors covering the point as (contractor id, km from base), nearest first."""
     stmt = cov.candidates_stmt(lat, lon)
     if trade_id is not None:
-        stmt = stmt.where(_has_trade(trade_id))
+        stmt = stmt.where(_has_trade(trade_id, ContractorCoverageCell.contractor_id))
     return await cov.covering(session, lat, lon, stmt)
 
 
@@ -82,8 +88,8 @@ class ListFilters:
     max_travel_minutes: int | None = None
 
 
-def _has_trade(trade_id: int) -> Any:
-    return exists().where(ContractorTrade.contractor_id == Contractor.id, ContractorTrade.trade_id == trade_id)
+def _has_trade(trade_id: int, id_col: Any = Contractor.id) -> Any:
+    return exists().where(ContractorTrade.contractor_id == id_col, ContractorTrade.trade_id == trade_id)
 
 
 def _like(term: str) -> str:
@@ -92,6 +98,7 @@ def _like(term: str) -> str:
 
 
 def _apply_filters(stmt: Select[Any], f: ListFilters) -> Select[Any]:
+    """The contractor-row filters (name, trade, travel time) on a query over ``contractors``."""
     if f.search:
         pattern = _like(f.search)
         full = func.lower(Contractor.first_name + " " + Contractor.last_name)
@@ -113,6 +120,18 @@ def _apply_filters(stmt: Select[Any], f: ListFilters) -> Select[Any]:
     return stmt
 
 
+def _apply_cell_filters(stmt: Select[Any], f: ListFilters) -> Select[Any]:
+    """The same filters on a query over the grid table: correlated EXISTS, so the common case (no
+    filter besides the postcode) never touches ``contractors``."""
+    cell_id = ContractorCoverageCell.contractor_id
+    if f.trade_id is not None:
+        stmt = stmt.where(_has_trade(f.trade_id, cell_id))
+    if f.search or f.max_travel_minutes is not None:
+        rows = _apply_filters(select(Contractor.id).where(Contractor.id == cell_id), replace(f, trade_id=None))
+        stmt = stmt.where(rows.exists())
+    return stmt
+
+
 async def list_contractors(
     session: AsyncSession, f: ListFilters, page: Page, *, with_coverage: bool = False
 ) -> tuple[list[dict[str, Any]], int]:
@@ -126,7 +145,9 @@ async def list_contractors(
         rows = await _rows(session, ids, with_coverage)
         return rows, count
     lat, lon = f.point.latitude, f.point.longitude
-    matches = await cov.covering(session, lat, lon, _apply_filters(cov.candidates_stmt(lat, lon), f))
+    # Count, order and page from the grid rows alone (id, base point, clip); the page's contractor
+    # rows are read afterwards, by id, in one query (plus one for their trade names).
+    matches = await cov.covering(session, lat, lon, _apply_cell_filters(cov.candidates_stmt(lat, lon), f))
     if f.max_distance_km is not None:
         matches = [m for m in matches if m[1] <= f.max_distance_km]
     window = matches[page.offset : page.offset + page.limit]
@@ -382,7 +403,7 @@ async def create_contractor(
     await session.flush()
     await session.execute(insert(ContractorTrade), [{"contractor_id": c.id, "trade_id": t} for t in trade_ids])
     if computed:
-        await cov.write_cells(session, c.id, computed[1].geometry)
+        await cov.write_cells(session, c, computed[1].geometry)
     await audit.record(session, user_id=actor_id, action="create", entity="contractor", entity_id=c.id, after=_audit(c))
     return c
 
@@ -459,7 +480,7 @@ async def update_contractor(
         await session.execute(delete(ContractorTrade).where(ContractorTrade.contractor_id == c.id))
         await session.execute(insert(ContractorTrade), [{"contractor_id": c.id, "trade_id": t} for t in trade_ids])
     if computed:
-        await cov.write_cells(session, c.id, computed[1].geometry)
+        await cov.write_cells(session, c, computed[1].geometry)
     await audit.record(
         session, user_id=actor_id, action="update", entity="contractor", entity_id=c.id, before=before, after=_audit(c)
     )
@@ -470,6 +491,7 @@ async def set_active(session: AsyncSession, c: Contractor, active: bool, *, acto
     if c.is_active != active:
         c.is_active = active
         await session.flush()
+        await cov.set_cells_active(session, c.id, active)
         await audit.record(
             session,
             user_id=actor_id,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -25,11 +26,17 @@ UK_BOUNDS = (-9.5, 49.0, 2.5, 61.5)  # min lon, min lat, max lon, max lat
 MAX_DRAWN_VERTICES = 5000
 CIRCLE_SEGMENTS = 64
 
-# Grid used by contractor_coverage_cells: 0.2 degrees of latitude by 0.3 of longitude (about
-# 22 x 20 km in Great Britain), so a typical coverage area touches a few dozen cells at most.
-CELL_LAT = 0.2
-CELL_LON = 0.3
+# Grid used by contractor_coverage_cells: 0.1 degrees of latitude by 0.15 of longitude (about
+# 11 x 10 km in Great Britain). Fine enough that most of a typical area's cells lie wholly inside
+# it (no exact test), coarse enough that a 50 km circle is about a hundred rows. Changing it needs
+# a migration that rebuilds the cells (see 0007).
+CELL_LAT = 0.1
+CELL_LON = 0.15
 _CELL_STRIDE = 10_000
+# Cells are widened by this much (degrees, ~0.1 mm) on every side before they are tested against a
+# coverage area, so a point that floating-point rounding puts a hair outside its nominal cell is
+# still decided exactly (interior flags err towards "not interior", clips towards "larger").
+CELL_EPS = 1e-9
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -127,25 +134,77 @@ def to_wkb(geom: BaseGeometry) -> bytes:
     return shapely.to_wkb(geom)  # type: ignore[no-any-return]
 
 
-def cell_of(lat: float, lon: float) -> int:
+def cell_of(lat: float, lon: float, cell_lat: float = CELL_LAT, cell_lon: float = CELL_LON) -> int:
     """Grid cell id of a point: row * stride + column, stable across databases."""
-    return int(math.floor(lat / CELL_LAT)) * _CELL_STRIDE + int(math.floor((lon + 180.0) / CELL_LON))
+    return int(math.floor(lat / cell_lat)) * _CELL_STRIDE + int(math.floor((lon + 180.0) / cell_lon))
 
 
-def cells_for(geom: BaseGeometry) -> list[tuple[int, bool]]:
-    """Every grid cell the geometry touches, flagged when the cell lies wholly inside it.
+@dataclass(frozen=True)
+class CellPart:
+    """The part of a coverage area inside one grid cell.
 
-    Vectorised over the bbox's cells, so a 50k-contractor import stays in seconds.
+    ``interior``: the whole cell lies inside the area, so any point of the cell is covered.
+    Otherwise ``wkb`` is the area clipped to the cell: for a point of this cell, "inside the clip"
+    is exactly "inside the area", and the clip has a handful of vertices where the area may have
+    thousands. The bbox is the clip's (the cell's for interior parts), widened by ``CELL_EPS``: a
+    cheap SQL pre-filter that never drops a covered point.
     """
+
+    cell: int
+    interior: bool
+    min_lat: float
+    max_lat: float
+    min_lon: float
+    max_lon: float
+    wkb: bytes | None
+
+
+def grid_cells(geom: BaseGeometry, cell_lat: float = CELL_LAT, cell_lon: float = CELL_LON) -> list[CellPart]:
+    """Every grid cell the geometry touches, with its interior flag, clip and clip bbox.
+
+    Vectorised over the bbox's cells, so a 50k-contractor import stays in minutes. The cell sizes
+    are parameters so that migrations can rebuild a grid of a given size.
+    """
+    if geom.is_empty:
+        return []
     min_lon, min_lat, max_lon, max_lat = geom.bounds
-    r0, r1 = math.floor(min_lat / CELL_LAT), math.floor(max_lat / CELL_LAT)
-    c0, c1 = math.floor((min_lon + 180.0) / CELL_LON), math.floor((max_lon + 180.0) / CELL_LON)
+    r0, r1 = math.floor(min_lat / cell_lat), math.floor(max_lat / cell_lat)
+    c0, c1 = math.floor((min_lon + 180.0) / cell_lon), math.floor((max_lon + 180.0) / cell_lon)
     grid_rows, grid_cols = np.meshgrid(np.arange(r0, r1 + 1), np.arange(c0, c1 + 1), indexing="ij")
     rows, cols = grid_rows.ravel(), grid_cols.ravel()
-    x0, y0 = cols * CELL_LON - 180.0, rows * CELL_LAT
-    boxes = shapely.box(x0, y0, x0 + CELL_LON, y0 + CELL_LAT)
+    x0, y0 = cols * cell_lon - 180.0 - CELL_EPS, rows * cell_lat - CELL_EPS
+    x1, y1 = x0 + cell_lon + 2 * CELL_EPS, y0 + cell_lat + 2 * CELL_EPS
+    boxes = shapely.box(x0, y0, x1, y1)
     shapely.prepare(geom)
     touches = shapely.intersects(geom, boxes)
     inside = shapely.contains(geom, boxes)
     ids = rows * _CELL_STRIDE + cols
-    return [(int(i), bool(inn)) for i, t, inn in zip(ids, touches, inside, strict=True) if t]
+    edge = np.nonzero(touches & ~inside)[0]
+    clips = shapely.intersection(geom, boxes[edge]) if len(edge) else np.array([], dtype=object)
+    clip_wkb = shapely.to_wkb(clips) if len(edge) else []
+    clip_bounds = shapely.bounds(clips) if len(edge) else np.empty((0, 4))
+    by_index = {int(k): (w, b) for k, w, b in zip(edge, clip_wkb, clip_bounds, strict=True)}
+    out = []
+    for k in np.nonzero(touches)[0].tolist():
+        part = by_index.get(k)
+        if part is None:
+            out.append(CellPart(int(ids[k]), True, float(y0[k]), float(y1[k]), float(x0[k]), float(x1[k]), None))
+        else:
+            wkb, (bx0, by0, bx1, by1) = part
+            out.append(
+                CellPart(
+                    int(ids[k]),
+                    False,
+                    float(by0) - CELL_EPS,
+                    float(by1) + CELL_EPS,
+                    float(bx0) - CELL_EPS,
+                    float(bx1) + CELL_EPS,
+                    bytes(wkb),
+                )
+            )
+    return out
+
+
+def cells_for(geom: BaseGeometry) -> list[tuple[int, bool]]:
+    """Every grid cell the geometry touches, flagged when the cell lies wholly inside it."""
+    return [(p.cell, p.interior) for p in grid_cells(geom)]
