@@ -71,7 +71,9 @@ class JobRead(BaseModel):
 
 
 class JobDetail(JobRead):
-    remedial_jobs: list[dict[str, Any]] = Field(default_factory=list, description="[{uuid, job_ref, reason}]")
+    remedial_jobs: list[dict[str, Any]] = Field(
+        default_factory=list, description="Linked remedial jobs: [{uuid, job_ref}]"
+    )
     allowed_actions: list[str] = Field(default_factory=list, description="What the caller may do next")
 
 
