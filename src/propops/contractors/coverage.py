@@ -11,6 +11,7 @@ for the requested page alone.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -194,12 +195,43 @@ def exact_filter(rows: list[Any], lat: float, lon: float) -> list[tuple[int, flo
     if boundary:
         geoms = shapely.from_wkb([wkb_col[i] for i in boundary])
         keep[boundary] = shapely.intersects_xy(geoms, lon, lat)
-    lats = np.array([np.nan if v is None else v for v in lat_col], dtype=float)
-    lons = np.array([np.nan if v is None else v for v in lon_col], dtype=float)
+    lats, lons = _floats(lat_col), _floats(lon_col)
     dist = haversine_km_many(lat, lon, lats, lons)
     ids, dist = ids[keep], dist[keep]
     order = np.lexsort((ids, dist))
     return [(int(ids[i]), round(float(dist[i]), 2)) for i in order]
+
+
+# The same query as ``candidates_stmt`` for the raw-driver read path (``AppContext.read_all``):
+# through the async ORM stack, fetching ~1,300 rows costs several times what SQLite or PostgreSQL
+# spend producing them. Placeholders are ``{n}``; each is used once (SQLite's ``?`` are positional).
+_RAW_CANDIDATES = (
+    "SELECT g.contractor_id, g.shape_wkb, g.base_latitude, g.base_longitude FROM contractor_coverage_cells g "
+    "WHERE g.cell = {0} AND g.active = {1} AND g.min_lat <= {2} AND g.max_lat >= {3} "
+    "AND g.min_lon <= {4} AND g.max_lon >= {5}"
+)
+_RAW_TRADE = (
+    " AND EXISTS (SELECT 1 FROM contractor_trades t WHERE t.contractor_id = g.contractor_id AND t.trade_id = {6})"
+)
+RawReader = Callable[..., Awaitable[list[tuple[Any, ...]]]]
+
+
+def _floats(values: tuple[Any, ...]) -> np.ndarray:
+    try:
+        return np.array(values, dtype=float)
+    except TypeError:  # a None among them (no base point): no distance, sorted last
+        return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
+async def covering_raw(
+    read_all: RawReader, lat: float, lon: float, *, trade_id: int | None = None
+) -> list[tuple[int, float]]:
+    """``covering`` for active contractors (optionally in a trade) on the raw-driver read path."""
+    template, params = _RAW_CANDIDATES, [cell_of(lat, lon), True, lat, lat, lon, lon]
+    if trade_id is not None:
+        template += _RAW_TRADE
+        params.append(trade_id)
+    return exact_filter(await read_all(template, *params), lat, lon)
 
 
 async def covering(

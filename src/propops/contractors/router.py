@@ -123,7 +123,7 @@ async def list_contractors(
 ) -> dict[str, Any]:
     require_action(action, {"list"})
     f = await _filters(ctx, search, name, trade_id, postcode, max_distance_km, max_travel_minutes)
-    rows, count = await service.list_contractors(db, f, page)
+    rows, count = await service.list_contractors(db, f, page, read_all=ctx.read_all)
     return ok_list(rows, count)
 
 
@@ -158,7 +158,7 @@ async def list_with_coverage(
     if format not in (None, "", "json", "geojson"):
         raise InvalidInput.field("format", "must be json or geojson")
     f = await _filters(ctx, search, name, trade_id, postcode, max_distance_km, max_travel_minutes)
-    rows, count = await service.list_contractors(db, f, page, with_coverage=True)
+    rows, count = await service.list_contractors(db, f, page, with_coverage=True, read_all=ctx.read_all)
     if format == "geojson":
         return JSONResponse(service.feature_collection(rows, count), media_type="application/geo+json")
     return ok_list(rows, count)

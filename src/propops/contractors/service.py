@@ -133,9 +133,19 @@ def _apply_cell_filters(stmt: Select[Any], f: ListFilters) -> Select[Any]:
 
 
 async def list_contractors(
-    session: AsyncSession, f: ListFilters, page: Page, *, with_coverage: bool = False
+    session: AsyncSession,
+    f: ListFilters,
+    page: Page,
+    *,
+    with_coverage: bool = False,
+    read_all: cov.RawReader | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
-    """Active contractors matching every filter, and the total before paging."""
+    """Active contractors matching every filter, and the total before paging.
+
+    ``read_all`` (``AppContext.read_all``) puts the postcode query, and the plain list's page rows,
+    on the raw-driver read path; without it (or with a name or travel-time filter) the same
+    queries run through the session.
+    """
     if f.point is None:
         base = _apply_filters(select(Contractor.id).where(Contractor.is_active.is_(True)), f)
         count = (await session.execute(select(func.count()).select_from(base.subquery()))).scalar_one()
@@ -147,11 +157,18 @@ async def list_contractors(
     lat, lon = f.point.latitude, f.point.longitude
     # Count, order and page from the grid rows alone (id, base point, clip); the page's contractor
     # rows are read afterwards, by id, in one query (plus one for their trade names).
-    matches = await cov.covering(session, lat, lon, _apply_cell_filters(cov.candidates_stmt(lat, lon), f))
+    if read_all is not None and not f.search and f.max_travel_minutes is None:
+        matches = await cov.covering_raw(read_all, lat, lon, trade_id=f.trade_id)
+    else:
+        matches = await cov.covering(session, lat, lon, _apply_cell_filters(cov.candidates_stmt(lat, lon), f))
     if f.max_distance_km is not None:
         matches = [m for m in matches if m[1] <= f.max_distance_km]
     window = matches[page.offset : page.offset + page.limit]
-    rows = await _rows(session, [m[0] for m in window], with_coverage)
+    ids = [m[0] for m in window]
+    if read_all is not None and not with_coverage:
+        rows = await _page_rows_raw(read_all, ids)
+    else:
+        rows = await _rows(session, ids, with_coverage)
     for row, (_, dist) in zip(rows, window, strict=True):
         row["distance_km"] = dist
     return rows, len(matches)
@@ -189,6 +206,37 @@ async def _rows(session: AsyncSession, ids: list[int], with_coverage: bool) -> l
         }
         for r in (by_id[cid] for cid in ids)
     ]
+
+
+_RAW_PAGE = (
+    "SELECT c.id, c.uuid, c.first_name, c.last_name, c.email, c.phone, c.is_active, t.name FROM contractors c "
+    "LEFT JOIN contractor_trades ct ON ct.contractor_id = c.id LEFT JOIN trades t ON t.id = ct.trade_id "
+    "WHERE c.id IN ({ids}) ORDER BY c.id, t.name"
+)
+
+
+async def _page_rows_raw(read_all: cov.RawReader, ids: list[int]) -> list[dict[str, Any]]:
+    """``_rows`` for the plain list in one raw query: the page's contractors with their trade names."""
+    if not ids:
+        return []
+    template = _RAW_PAGE.replace("{ids}", ", ".join(f"{{{i}}}" for i in range(len(ids))))
+    by_id: dict[int, dict[str, Any]] = {}
+    for cid, uuid, first, last, email, phone, active, trade in await read_all(template, *ids):
+        row = by_id.get(cid)
+        if row is None:
+            row = by_id[cid] = {
+                "ID": cid,
+                "uuid": uuid,
+                "first_name": first,
+                "last_name": last,
+                "email": email,
+                "phone": phone,
+                "trades": [],
+                "is_active": bool(active),
+            }
+        if trade is not None:
+            row["trades"].append(trade)
+    return [by_id[cid] for cid in ids]
 
 
 async def _trade_names(session: AsyncSession, ids: list[int]) -> dict[int, list[str]]:
