@@ -52,7 +52,7 @@ def sample_postcodes() -> list[str]:
         return [r["postcode"] for r in csv.DictReader(fh)]
 
 
-async def generate(url: str, n: int, seed: int) -> float:
+async def generate(url: str, n: int, seed: int, cluster: bool = True) -> float:
     """Insert ``n`` contractors with coverage and cells; returns seconds taken."""
     from propops.contractors import coverage as cov
     from propops.contractors.models import Contractor, ContractorCoverageCell, ContractorTrade
@@ -116,6 +116,9 @@ async def generate(url: str, n: int, seed: int) -> float:
             async with db.engine.begin() as conn:
                 from sqlalchemy import text
 
+                if cluster:
+                    # What ``propops geo cluster-coverage-grid`` (and migration 0007) does.
+                    await conn.run_sync(cov.cluster_grid)
                 await conn.execute(text("ANALYZE"))
     finally:
         await db.dispose()
@@ -197,7 +200,7 @@ def run_one(backend: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
             await db.dispose()
 
         asyncio.run(seed())
-        gen_s = asyncio.run(generate(url, n - 30, args.seed))
+        gen_s = asyncio.run(generate(url, n - 30, args.seed, not args.no_cluster))
         port = free_port()
         env = dict(
             os.environ,
@@ -261,6 +264,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300, help="timed requests per measurement")
     parser.add_argument("--seed", type=int, default=20261127)
     parser.add_argument("--json", action="store_true", help="print results as JSON lines too")
+    parser.add_argument(
+        "--no-cluster", action="store_true", help="PostgreSQL: skip CLUSTER of the coverage grid after generating"
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     print(

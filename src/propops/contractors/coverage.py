@@ -19,7 +19,7 @@ from typing import Any, cast
 import numpy as np
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
-from sqlalchemy import Select, delete, insert, select, update
+from sqlalchemy import Connection, Select, delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from propops.contractors.models import (
@@ -240,6 +240,19 @@ async def covering(
     """Contractors covering the point as (id, distance_km from their base), nearest first."""
     rows = list((await session.execute(stmt if stmt is not None else candidates_stmt(lat, lon))).all())
     return exact_filter(rows, lat, lon)
+
+
+def cluster_grid(conn: Connection) -> bool:
+    """PostgreSQL only: store the grid in cell order, so one point's rows sit on a few pages.
+
+    SQLite needs nothing (the table is WITHOUT ROWID, i.e. stored in primary-key order). Used by
+    migration 0007 after it fills the grid and by ``propops geo cluster-coverage-grid``.
+    """
+    if conn.dialect.name != "postgresql":
+        return False
+    conn.execute(text("CLUSTER contractor_coverage_cells USING pk_contractor_coverage_cells"))
+    conn.execute(text("ANALYZE contractor_coverage_cells"))
+    return True
 
 
 def geometry_of(contractor: Contractor) -> Polygon | MultiPolygon | None:
