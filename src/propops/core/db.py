@@ -95,12 +95,27 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
         cur.close()
 
 
+POOL_TIMEOUT_SECONDS = 5.0
+CONNECT_TIMEOUT_SECONDS = 5.0
+
+
 def make_engine(url: str, *, pool: bool = True) -> AsyncEngine:
     kwargs: dict[str, Any] = {}
     if not pool:
         kwargs["poolclass"] = NullPool
     elif url.startswith("postgresql"):
-        kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True, pool_recycle=1800)
+        # pool_timeout: when the server is down, connects fail at once but requests queued behind
+        # the overflow limit were only woken by the pool timeout (default 30 s): a hang past any
+        # client's patience. 5 s turns that into a prompt 503. connect timeout: same for a server
+        # that accepts TCP but does not answer.
+        kwargs.update(
+            pool_size=10,
+            max_overflow=20,
+            pool_pre_ping=True,
+            pool_recycle=1800,
+            pool_timeout=POOL_TIMEOUT_SECONDS,
+            connect_args={"timeout": CONNECT_TIMEOUT_SECONDS},
+        )
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
         _sqlite_pragmas(engine)

@@ -16,5 +16,8 @@ async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-DbSession = Annotated[AsyncSession, Depends(get_db_session)]
+# scope="function": the commit runs when the handler returns, BEFORE the response is sent. With
+# FastAPI's default ("request") it ran after the body had gone out, so a commit that failed (the
+# database restarting) had already been acknowledged with a 2xx: an acknowledged write was lost.
+DbSession = Annotated[AsyncSession, Depends(get_db_session, scope="function")]
 Ctx = Annotated[AppContext, Depends(get_ctx)]

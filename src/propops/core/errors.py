@@ -6,6 +6,7 @@ code and wording of an outcome are decided in one place.
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
 
@@ -77,3 +78,50 @@ class TooManyRequests(AppError):
 class ServiceUnavailable(AppError):
     status_code = 503
     default_message = "The service is temporarily unavailable. Please retry shortly."
+
+
+# SQLSTATE classes that mean "the server is not there right now", not "your query is wrong":
+# 08 connection exception, 53300 too many connections, 57P01-57P03 shutdown / starting up.
+_UNAVAILABLE_SQLSTATES = ("08", "53300", "57P01", "57P02", "57P03")
+_CONNECT_ERRNOS = {errno.ECONNREFUSED, errno.ECONNRESET, errno.ECONNABORTED, errno.EPIPE, errno.ETIMEDOUT,
+                   errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EADDRNOTAVAIL}  # fmt: skip
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True when ``exc`` (or what caused it) means the database (or the Redis rate-limit store)
+    cannot be reached or is restarting:
+    a lost or refused connection, a server shutting down or starting up, an exhausted pool. Such a
+    failure is a 503 (retry shortly), never a 500. Query errors (bad SQL, constraint violations)
+    are not matched."""
+    from sqlalchemy import exc as sa_exc
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(seen) < 10:
+        seen.add(id(current))
+        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)):
+            return True  # PEP 249: disconnects, server gone; TimeoutError: no pooled connection free
+        if isinstance(current, (ConnectionError, TimeoutError)):
+            return True
+        if isinstance(current, OSError) and (
+            current.errno in _CONNECT_ERRNOS
+            or (current.errno is None and "connect call failed" in str(current).lower())
+        ):
+            return True  # asyncpg's "Multiple exceptions: ... Connect call failed" has no errno
+        sqlstate = getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
+            return True
+        module = type(current).__module__
+        if module.startswith("asyncpg") and type(current).__name__ in {
+            "ConnectionDoesNotExistError",
+            "InterfaceError",
+            "InternalClientError",
+            "ConnectionFailureError",
+        }:
+            return True
+        if module.startswith("redis") and type(current).__name__ in {"ConnectionError", "TimeoutError"}:
+            return True  # the shared rate-limit store
+        current = current.__cause__ or current.__context__
+    return False

@@ -1,4 +1,5 @@
-"""The outermost ASGI layer: request id, IP rate limit, body-size cap, timing headers, last-resort 500.
+"""The outermost ASGI layer: request id, IP rate limit, body-size cap, timing headers, last-resort
+503 (database unreachable, see ``errors.database_unavailable``) or 500.
 
 Written as plain ASGI (not ``BaseHTTPMiddleware``) because it runs on every request and the
 framework-floor benchmark counts every microsecond it adds.
@@ -17,11 +18,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from propops.core.context import AppContext
 from propops.core.db import db_time_ms
 from propops.core.envelope import failure
+from propops.core.errors import database_unavailable
 from propops.core.ratelimit import RateLimitResult
 
 log = logging.getLogger("propops.request")
 
 REQUEST_BODY_SLACK = 1024 * 1024  # multipart framing and form fields around the largest upload
+UNAVAILABLE_MESSAGE = "The database is temporarily unavailable. Please retry shortly."
 
 
 def client_ip(scope: Scope) -> str:
@@ -50,11 +53,6 @@ class PropOpsMiddleware:
         state["request_id"] = request_id
         settings = self.ctx.settings
         limit: RateLimitResult | None = None
-        if settings.rate_limit_enabled:
-            limit = await self.ctx.rate_limits.hit(
-                f"ip:{client_ip(scope)}", settings.rate_limit_per_ip, settings.rate_limit_window_seconds
-            )
-            state["rate_limit"] = limit
         response_started = False
         status_code = 500
 
@@ -71,6 +69,11 @@ class PropOpsMiddleware:
         max_body = settings.max_upload_bytes + REQUEST_BODY_SLACK
         declared = _content_length(scope)
         try:
+            if settings.rate_limit_enabled:
+                limit = await self.ctx.rate_limits.hit(
+                    f"ip:{client_ip(scope)}", settings.rate_limit_per_ip, settings.rate_limit_window_seconds
+                )
+                state["rate_limit"] = limit
             if limit is not None and limit.exceeded:
                 await self._reply(
                     send_wrapper,
@@ -96,7 +99,24 @@ class PropOpsMiddleware:
         except _BodyTooLarge:
             if not response_started:
                 await self._reply(send_wrapper, 413, failure("The request body is too large.", request_id=request_id))
-        except Exception:
+        except Exception as exc:
+            if database_unavailable(exc):
+                # The database (or Redis) is down or restarting: a clean, retryable 503, not a 500.
+                log.warning(
+                    "database unavailable request_id=%s path=%s: %s: %s",
+                    request_id,
+                    scope.get("path"),
+                    type(exc).__name__,
+                    str(exc).splitlines()[0][:200] if str(exc) else "",
+                )
+                if not response_started:
+                    await self._reply(
+                        send_wrapper,
+                        503,
+                        failure(UNAVAILABLE_MESSAGE, request_id=request_id),
+                        [(b"retry-after", b"1")],
+                    )
+                return
             log.exception("unhandled error request_id=%s path=%s", request_id, scope.get("path"))
             if not response_started:
                 await self._reply(
