@@ -199,7 +199,8 @@ def exact_filter(rows: list[Any], lat: float, lon: float) -> list[tuple[int, flo
     dist = haversine_km_many(lat, lon, lats, lons)
     ids, dist = ids[keep], dist[keep]
     order = np.lexsort((ids, dist))
-    return [(int(ids[i]), round(float(dist[i]), 2)) for i in order]
+    # tolist() gives Python ints and floats in one call (indexing numpy scalars one by one is slow).
+    return [(i, round(d, 2)) for i, d in zip(ids[order].tolist(), dist[order].tolist(), strict=True)]
 
 
 # The same query as ``candidates_stmt`` for the raw-driver read path (``AppContext.read_all``):
