@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, case, func, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from propops.certifications.models import Certification, CertificationType, CertificationTypeTrade
@@ -41,20 +41,16 @@ class Evaluation:
     reasons: list[str] = field(default_factory=list)
 
 
-def _covering_stmt(lat: float, lon: float) -> Select[Any]:
-    """Like ``coverage.candidates_stmt`` but without the active filter, so an inactive contractor
-    is reported as inactive and not also as out of coverage."""
-    c, cell = Contractor, ContractorCoverageCell
-    return (
-        select(c.id, case((cell.interior, None), else_=c.coverage_wkb).label("wkb"), c.base_latitude, c.base_longitude)
-        .join(cell, cell.contractor_id == c.id)
-        .where(
-            cell.cell == cell_of(lat, lon),
-            c.coverage_min_lat <= lat,
-            c.coverage_max_lat >= lat,
-            c.coverage_min_lon <= lon,
-            c.coverage_max_lon >= lon,
-        )
+def _covering_stmt(lat: float, lon: float) -> Any:
+    """``coverage.candidates_stmt`` without its active filter (same grid rows and columns), so an
+    inactive contractor is reported as inactive and not also as out of coverage."""
+    cell = ContractorCoverageCell
+    return select(cell.contractor_id, cell.shape_wkb, cell.base_latitude, cell.base_longitude).where(
+        cell.cell == cell_of(lat, lon),
+        cell.min_lat <= lat,
+        cell.max_lat >= lat,
+        cell.min_lon <= lon,
+        cell.max_lon >= lon,
     )
 
 
@@ -79,7 +75,7 @@ async def evaluate(
         assert prop.latitude is not None and prop.longitude is not None
         stmt = _covering_stmt(prop.latitude, prop.longitude)
         if contractor_ids is not None:
-            stmt = stmt.where(Contractor.id.in_(contractor_ids))
+            stmt = stmt.where(ContractorCoverageCell.contractor_id.in_(contractor_ids))
         rows = list((await session.execute(stmt)).all())
         covering = dict(cov.exact_filter(rows, prop.latitude, prop.longitude))
     trade_holders = select(ContractorTrade.contractor_id).where(ContractorTrade.trade_id == job.trade_id)
