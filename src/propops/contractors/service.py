@@ -156,7 +156,7 @@ async def list_contractors(
         return rows, count
     lat, lon = f.point.latitude, f.point.longitude
     # Count, order and page from the grid rows alone (id, base point, clip); the page's contractor
-    # rows are read afterwards, by id, in one query (plus one for their trade names).
+    # rows are read afterwards, by id: one raw query with their trade names (two through the session).
     if read_all is not None and not f.search and f.max_travel_minutes is None:
         matches = await cov.covering_raw(read_all, lat, lon, trade_id=f.trade_id)
     else:
