@@ -208,3 +208,50 @@ async def test_two_workers_deliver_each_email_exactly_once(make_app: MakeApp, sm
     async with ctx.db.sessionmaker() as session:
         sent = (await session.execute(select(func.count()).where(EmailOutbox.status == "sent"))).scalar_one()
     assert sent == n
+
+
+async def test_database_down_after_sending_does_not_send_twice(
+    make_app: MakeApp, smtp: SmtpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The emails went out, then the database dropped while the worker recorded that: the worker
+    retries the bookkeeping instead of leaving the rows claimed (which would re-send them when the
+    lease ran out)."""
+    import sqlalchemy.exc
+
+    from propops.notifications import delivery
+
+    monkeypatch.setattr(delivery, "RECORD_RETRY_FIRST_SECONDS", 0.01)
+    app = await make_app(smtp_port=smtp.port)
+    ctx = ctx_of(app)
+    await enqueue(ctx, n=2)
+    real_record = delivery._record
+    failures = [0]
+
+    async def flaky(*args: Any, **kw: Any) -> delivery.DeliveryReport:
+        if failures[0] < 2:
+            failures[0] += 1
+            raise sqlalchemy.exc.OperationalError("UPDATE", {}, ConnectionResetError("server closed the connection"))
+        return await real_record(*args, **kw)
+
+    monkeypatch.setattr(delivery, "_record", flaky)
+    report = await deliver_due(ctx.db, ctx.settings)
+    assert failures[0] == 2 and report.sent == 2
+    assert all(r.status == "sent" and r.claimed_by is None for r in await rows(ctx))
+    # Even once every lease has run out, nothing is due again.
+    later = utcnow() + timedelta(seconds=ctx.settings.outbox_lease_seconds + 1)
+    assert (await deliver_due(ctx.db, ctx.settings, now=later)).claimed == 0
+    assert sorted(m.outbox_id for m in smtp.received) == sorted(r.id for r in await rows(ctx))
+
+
+async def test_query_errors_while_recording_are_not_retried(make_app: MakeApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    from propops.notifications import delivery
+
+    async def broken(*args: Any, **kw: Any) -> delivery.DeliveryReport:
+        raise ValueError("a bug, not an outage")
+
+    app = await make_app(smtp_port=1)
+    ctx = ctx_of(app)
+    await enqueue(ctx)
+    monkeypatch.setattr(delivery, "_record", broken)
+    with pytest.raises(ValueError, match="a bug"):
+        await asyncio.wait_for(deliver_due(ctx.db, ctx.settings), timeout=30)

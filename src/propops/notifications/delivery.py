@@ -4,12 +4,16 @@ Rows are claimed in a short transaction (``FOR UPDATE SKIP LOCKED`` on PostgreSQ
 workers split the queue; on SQLite the single UPDATE statement is atomic because writers are
 serialised), sent over one SMTP connection per batch outside any transaction, then marked sent,
 rescheduled with exponential backoff, or parked as failed after ``outbox_max_attempts``.
-A worker that dies mid-batch leaves its rows claimed only until the lease runs out.
+A worker that dies mid-batch leaves its rows claimed only until the lease runs out. A database that
+is briefly unreachable after a batch was sent (a restart) does not lose the bookkeeping: the worker
+keeps retrying it, so the sent rows are not sent again when their lease runs out.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,10 +26,13 @@ from sqlalchemy import select, update
 
 from propops.core.clock import utcnow
 from propops.core.db import Database
+from propops.core.errors import database_unavailable
 from propops.core.settings import Settings
 from propops.notifications.models import STATUS_FAILED, STATUS_QUEUED, STATUS_SENT, EmailOutbox
 
 log = logging.getLogger("propops.outbox")
+RECORD_RETRY_FIRST_SECONDS = 0.5
+RECORD_RETRY_MAX_SECONDS = 5.0
 
 
 @dataclass
@@ -177,6 +184,36 @@ async def _record(
     return report
 
 
+async def _record_until_done(
+    db: Database,
+    settings: Settings,
+    batch: list[_Claimed],
+    results: dict[int, tuple[bool, str | None, bool]],
+    *,
+    worker_id: str,
+    now: datetime | None,
+) -> DeliveryReport:
+    """``_record``, retried while the database is unreachable (a restart): the emails are already
+    with the SMTP server, and rows left claimed would be sent AGAIN when their lease ran out.
+    Retries for at most half the lease, so the rows are still ours while we keep trying."""
+    deadline = time.monotonic() + settings.outbox_lease_seconds / 2
+    delay = RECORD_RETRY_FIRST_SECONDS
+    while True:
+        try:
+            return await _record(db, settings, batch, results, worker_id=worker_id, now=now or utcnow())
+        except Exception as exc:
+            if not database_unavailable(exc) or time.monotonic() + delay > deadline:
+                raise
+            log.warning(
+                "recording the outcome of %d emails failed (database unavailable: %s); retrying in %.1f s",
+                len(batch),
+                type(exc).__name__,
+                delay,
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RECORD_RETRY_MAX_SECONDS)
+
+
 async def deliver_due(
     db: Database,
     settings: Settings,
@@ -196,7 +233,7 @@ async def deliver_due(
             break
         batches += 1
         results = await _send_batch(settings, batch)
-        report = await _record(db, settings, batch, results, worker_id=worker_id, now=now or utcnow())
+        report = await _record_until_done(db, settings, batch, results, worker_id=worker_id, now=now)
         total.add(report)
         if report.sent == 0:  # SMTP is down or refusing everything: stop, backoff decides the next try
             break
