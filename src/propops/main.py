@@ -109,7 +109,7 @@ def _allowed_methods(request: Request) -> list[str]:
     methods: set[str] = set()
     for route in iter_api_routes(request.app.routes):
         if route.path_regex.match(path):
-            methods |= route.methods
+            methods |= route.methods or set()
     if "GET" in methods:
         methods.add("HEAD")
     return sorted(methods)
