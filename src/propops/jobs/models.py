@@ -77,6 +77,8 @@ class Job(UUIDMixin, TimestampMixin, Base):
         Index("ix_jobs_agent_id_status_id", "agent_id", "status_id"),
         Index("ix_jobs_status_id_sla_due_at", "status_id", "sla_due_at"),
         Index("ix_jobs_agent_id_reported_at", "agent_id", "reported_at"),
+        # Covering index for agent KPIs (migration 0006): index-only scans over one agent's jobs.
+        Index("ix_jobs_agent_kpi", "agent_id", "reported_at", "status_id", "completed_at", "branch_id", "id"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     job_ref: Mapped[str] = mapped_column(String(20), unique=True)
