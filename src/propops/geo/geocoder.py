@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -138,14 +139,25 @@ class HttpGeocoder:
             resp.raise_for_status()
             result = resp.json().get("result") or {}
             lat, lon = result.get("latitude"), result.get("longitude")
-            if not isinstance(lat, int | float) or not isinstance(lon, int | float):
-                # postcodes.io returns nulls for postcodes without a grid reference.
+            if not _coordinate(lat, 90) or not _coordinate(lon, 180):
+                # postcodes.io returns nulls for postcodes without a grid reference; anything else
+                # that is not a real coordinate (booleans, NaN, off the globe) is not trusted either.
                 return await self.fallback.lookup(parsed)
             precision: Precision = "unit" if parsed.unit else "district"
             return GeoPoint(parsed.text, float(lat), float(lon), precision, "http")
         except (httpx.HTTPError, ValueError, AttributeError) as exc:
             log.warning("HTTP geocoder failed for %s (%s); using offline data", parsed.text, exc)
             return await self.fallback.lookup(parsed)
+
+
+def _coordinate(value: Any, bound: float) -> bool:
+    """A finite number within +-bound (bool is an int in Python, and JSON allows NaN)."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and -bound <= value <= bound
+    )
 
 
 def make_geocoder(ctx: Any) -> Geocoder:
