@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 
 import httpx
 from sqlalchemy import select
@@ -150,7 +150,7 @@ class HttpGeocoder:
             return await self.fallback.lookup(parsed)
 
 
-def _coordinate(value: Any, bound: float) -> bool:
+def _coordinate(value: Any, bound: float) -> TypeGuard[int | float]:
     """A finite number within +-bound (bool is an int in Python, and JSON allows NaN)."""
     return (
         isinstance(value, int | float)
