@@ -210,6 +210,11 @@ async def login(
 ) -> tuple[str, ApiToken, User, AccountType]:
     """Same reply and the same argon2 cost for an unknown email and a wrong password."""
     email_n = normalise_email(email)[:254]
+    if "\x00" in email_n:
+        # No account can hold a NUL (PostgreSQL text refuses it, which would be a 500): the same
+        # reply and the same argon2 cost as an unknown address, without touching the database.
+        verify_password(password, None)
+        raise Unauthorized(BAD_CREDENTIALS)
     async with ctx.db.sessionmaker() as session:
         await _check_throttle(session, ctx, email_n, ip)
         user = (await session.execute(select(User).where(User.email == email_n))).scalar_one_or_none()
