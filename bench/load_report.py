@@ -9,8 +9,9 @@
    store (counters shared by the workers; limits set high) on a port in 8800-8899.
 3. Finds eligible (property, job type, contractor) triples through ``suggest_contractors`` (the
    contractor has a login, the trade, the coverage and the certificates), then drives the mix with
-   an asyncio + httpx load generator, closed loop (each client sends its next request when the
-   previous one is answered), at each concurrency level (default 8, 16, 32, 64 clients):
+   an asyncio load generator (one kept-alive connection per client, ``_rawhttp``: httpx's pool was
+   the bottleneck, see there), closed loop (each client sends its next request when the previous
+   one is answered), at each concurrency level (default 8, 16, 32, 64 clients):
 
    - lists: jobs by branch, by contractor, by branch + sla_status (staff); own branch (agent);
      contractors by postcode and by postcode + trade (coverage search);
@@ -50,6 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import contractors_coverage as cc  # noqa: E402 - the coverage generator (contractors issue)
 import jobs_scale as js  # noqa: E402 - the jobs generator (jobs issue)
 from _common import PG_ADMIN, free_port, fresh_database, server  # noqa: E402
+from _rawhttp import RawClient, RawResponse  # noqa: E402
 
 SECRET = "load-report-secret-" + "k" * 32
 GOAL_P99_MS = 250.0
@@ -244,6 +246,7 @@ async def find_pairs(base: str, ids: dict[str, Any], people: dict[str, Actor], p
 class Stats:
     latencies: list[float] = field(default_factory=list)
     server_ms: list[float] = field(default_factory=list)
+    db_ms: list[float] = field(default_factory=list)
     errors: int = 0
     codes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
@@ -269,21 +272,22 @@ class Mix:
         self.weights = [w for op, w in MIX if op != "flow" or pairs]
 
     async def _req(
-        self, c: httpx.AsyncClient, stats: dict[str, Stats], label: str, method: str, path: str, **kw: Any
-    ) -> httpx.Response | None:
+        self, c: RawClient, stats: dict[str, Stats], label: str, method: str, path: str, **kw: Any
+    ) -> RawResponse | None:
         st = stats[label]
         t0 = time.perf_counter()
         try:
             r = await c.request(method, path, **kw)
-        except httpx.HTTPError as exc:
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
             st.latencies.append((time.perf_counter() - t0) * 1000)
             st.errors += 1
-            st.codes[type(exc).__name__] += 1
+            st.codes["timeout" if isinstance(exc, TimeoutError) else type(exc).__name__] += 1
             return None
         st.latencies.append((time.perf_counter() - t0) * 1000)
         st.codes[str(r.status_code)] += 1
         try:
             st.server_ms.append(float(r.headers.get("x-response-time-ms", "nan")))
+            st.db_ms.append(float(r.headers.get("x-db-query-time-ms", "nan")))
         except ValueError:
             pass
         if r.status_code >= 300:
@@ -291,7 +295,7 @@ class Mix:
             return None
         return r
 
-    async def one(self, c: httpx.AsyncClient, stats: dict[str, Stats], rng: random.Random) -> None:
+    async def one(self, c: RawClient, stats: dict[str, Stats], rng: random.Random) -> None:
         op = rng.choices(self.ops, self.weights)[0]
         a = self.admin
         g = self.gen
@@ -338,7 +342,7 @@ class Mix:
         else:
             await self.flow(c, stats, rng.choice(self.pairs))
 
-    async def flow(self, c: httpx.AsyncClient, stats: dict[str, Stats], pair: dict[str, Any]) -> None:
+    async def flow(self, c: RawClient, stats: dict[str, Stats], pair: dict[str, Any]) -> None:
         agent = self.people[pair["agent"]]
         worker = self.people[pair["contractor"]]
         r = await self._req(
@@ -368,23 +372,75 @@ async def run_level(
 ) -> tuple[dict[str, Stats], float, float]:
     """``clients`` closed-loop clients for ``seconds``; returns stats, wall time, generator CPU share."""
     stats: dict[str, Stats] = defaultdict(Stats)
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     deadline = time.perf_counter() + seconds
-    async with httpx.AsyncClient(base_url=mix.base, timeout=TIMEOUT_S, limits=limits) as c:
+    host, _, port = mix.base.removeprefix("http://").partition(":")
 
-        async def client(n: int) -> None:
-            rng = random.Random(1000 * clients + n)  # noqa: S311 - benchmark sampling
+    async def client(n: int) -> None:
+        rng = random.Random(1000 * clients + n)  # noqa: S311 - benchmark sampling
+        c = RawClient(host, int(port), TIMEOUT_S)
+        try:
             while time.perf_counter() < deadline:
                 if ping_only:
                     await mix._req(c, stats, "floor GET /api/ping", "GET", "/api/ping")
                 else:
                     await mix.one(c, stats, rng)
+        finally:
+            await c.close()
 
-        cpu0, t0 = time.process_time(), time.perf_counter()
-        await asyncio.gather(*(client(n) for n in range(clients)))
-        wall = time.perf_counter() - t0
-        cpu = time.process_time() - cpu0
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    await asyncio.gather(*(client(n) for n in range(clients)))
+    wall = time.perf_counter() - t0
+    cpu = time.process_time() - cpu0
     return stats, wall, cpu / wall
+
+
+class CpuMeter:
+    """CPU seconds, from /proc, of the uvicorn processes on ``port``, of the PostgreSQL backends of
+    this database, and of the whole machine: who used the cores during a level."""
+
+    def __init__(self, port: int, dbname: str) -> None:
+        self.port, self.dbname = port, dbname
+        self.tick = os.sysconf("SC_CLK_TCK")
+
+    def _procs(self) -> dict[int, tuple[int, str, float]]:
+        out: dict[int, tuple[int, str, float]] = {}
+        for d in Path("/proc").iterdir():
+            if not d.name.isdigit():
+                continue
+            try:
+                stat = (d / "stat").read_text()
+                cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            fields = stat.rpartition(")")[2].split()
+            out[int(d.name)] = (int(fields[1]), cmd, (int(fields[11]) + int(fields[12])) / self.tick)
+        return out
+
+    def snapshot(self) -> dict[str, Any]:
+        procs = self._procs()
+        masters = {pid for pid, (_, cmd, _) in procs.items() if "uvicorn" in cmd and f"--port {self.port}" in cmd}
+        server = {pid: t for pid, (ppid, _, t) in procs.items() if pid in masters or ppid in masters}
+        pg = {pid: t for pid, (_, cmd, t) in procs.items() if cmd.startswith("postgres:") and f" {self.dbname} " in cmd}
+        with open("/proc/stat") as fh:
+            cpu = [int(x) for x in fh.readline().split()[1:]]
+        busy = (sum(cpu) - cpu[3] - cpu[4]) / self.tick
+        return {"server": server, "pg": pg, "generator": time.process_time(), "machine": busy,
+                "wall": time.monotonic()}  # fmt: skip
+
+    @staticmethod
+    def delta(a: dict[str, Any], b: dict[str, Any]) -> str:
+        """Per process: CPU since the first snapshot (a process that started since: all of it; one
+        that ended in between is missed, e.g. a pooled connection closed during the level)."""
+        wall = b["wall"] - a["wall"]
+        share = {k: sum(t - a[k].get(pid, 0.0) for pid, t in b[k].items()) / wall * 100 for k in ("server", "pg")}
+        share["generator"] = (b["generator"] - a["generator"]) / wall * 100
+        share["machine"] = (b["machine"] - a["machine"]) / wall * 100
+        others = share["machine"] - share["server"] - share["pg"] - share["generator"]
+        return (
+            f"CPU over the level, % of one core (the machine has {os.cpu_count()}): uvicorn workers "
+            f"{share['server']:.0f}, PostgreSQL backends of this database {share['pg']:.0f}, load generator "
+            f"{share['generator']:.0f}, everything else on the machine (other sessions) {others:.0f}"
+        )
 
 
 async def pg_connections(url: str) -> int:
@@ -404,9 +460,10 @@ def print_level(
     print(f"\n=== {clients} concurrent clients, {wall:.0f} s (load generator used {cpu * 100:.0f} % of one core;"
           f" {conns} PostgreSQL connections open at the end) ===")  # fmt: skip
     header = (
-        f"{'endpoint':<32}{'reqs':>7}{'req/s':>8}{'p50':>8}{'p95':>8}{'p99':>8}{'max':>8}{'srv p99':>9}{'err %':>7}"
+        f"{'endpoint':<32}{'reqs':>7}{'req/s':>8}{'p50':>8}{'p95':>8}{'p99':>8}{'max':>8}{'srv p50':>9}"
+        f"{'srv p99':>9}{'db p50':>8}{'err %':>7}"
     )
-    print(header + "   (ms; client side unless 'srv')")
+    print(header + "   (ms; client side; srv = X-Response-Time-ms, db = X-DB-Query-Time-ms)")
     rows = []
     order = [op for op, _ in MIX if op != "flow"] + FLOW_STEPS + ["floor GET /api/ping"]
     total = Stats()
@@ -424,13 +481,16 @@ def print_level(
         row = {
             "clients": clients, "endpoint": label, "n": n, "rps": n / span, "p50": pct(st.latencies, 50),
             "p95": pct(st.latencies, 95), "p99": pct(st.latencies, 99), "max": max(st.latencies),
+            "srv_p50": pct([x for x in st.server_ms if x == x], 50),
             "srv_p99": pct([x for x in st.server_ms if x == x], 99), "err": 100.0 * st.errors / n,
+            "db_p50": pct([x for x in st.db_ms if x == x], 50),
             "errors": st.errors, "codes": dict(st.codes),
         }  # fmt: skip
         rows.append(row)
         bad = {k: v for k, v in st.codes.items() if not k.startswith("2")}
         print(f"{label:<32}{n:>7}{row['rps']:>8.1f}{row['p50']:>8.1f}{row['p95']:>8.1f}{row['p99']:>8.1f}"
-              f"{row['max']:>8.0f}{row['srv_p99']:>9.1f}{row['err']:>7.2f}" + (f"   {bad}" if bad else ""))  # fmt: skip
+              f"{row['max']:>8.0f}{row['srv_p50']:>9.1f}{row['srv_p99']:>9.1f}{row['db_p50']:>8.1f}"
+              f"{row['err']:>7.2f}" + (f"   {bad}" if bad else ""))  # fmt: skip
     if total.latencies:
         n = len(total.latencies)
         print(f"{'-' * len(header)}")
@@ -451,12 +511,16 @@ async def drive(args: argparse.Namespace, base: str, url: str, gen: js.Generator
     print("warm-up (every worker, every endpoint) ...", flush=True)
     await run_level(mix, 4, args.warmup)
     rows: list[dict[str, Any]] = []
+    meter = CpuMeter(int(base.rpartition(":")[2]), url.rpartition("/")[2])
     for clients in args.concurrency:
+        before = meter.snapshot()
         stats, wall, cpu = await run_level(mix, clients, args.seconds)
+        usage = CpuMeter.delta(before, meter.snapshot())
         conns = await pg_connections(url)
         floor, fwall, fcpu = await run_level(mix, clients, args.floor_seconds, ping_only=True)
         stats.update(floor)
         rows += print_level(clients, stats, wall, cpu, conns, fwall)
+        print(usage)
         print(f"(floor: {fwall:.0f} s of GET /api/ping alone right after the mix, generator "
               f"{fcpu * 100:.0f} % of a core; ALL = the mix only)")  # fmt: skip
     return rows
