@@ -1,4 +1,8 @@
-"""``limit``/``offset`` as the reference defines them: default 50, 1..200, offset >= 0."""
+"""``limit``/``offset`` as the reference defines them: default 50, 1..200, offset >= 0.
+
+The bounds live in the OpenAPI document (integer, minimum, maximum), so a bad value is refused by
+validation, which answers 400 naming the parameter (see ``install_error_handlers``).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from propops.core.errors import InvalidInput
 
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
+MAX_INT32 = 2_147_483_647
 
 
 @dataclass(frozen=True)
@@ -19,27 +24,15 @@ class Page:
     offset: int
 
 
-def _parse_int(name: str, raw: str | None, default: int) -> int:
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise InvalidInput.field(name, "must be a whole number") from None
-
-
 def page_params(
-    limit: Annotated[str | None, Query(description="Maximum records to return (1-200).", examples=["50"])] = None,
-    offset: Annotated[str | None, Query(description="Number of records to skip (>= 0).", examples=["0"])] = None,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_LIMIT, description="Maximum records to return (1-200).", examples=[50])
+    ] = DEFAULT_LIMIT,
+    offset: Annotated[
+        int, Query(ge=0, le=MAX_INT32, description="Number of records to skip (>= 0).", examples=[0])
+    ] = 0,
 ) -> Page:
-    """Parsed by hand so that every bad value gets the same clear 400 sentence."""
-    lim = _parse_int("limit", limit, DEFAULT_LIMIT)
-    off = _parse_int("offset", offset, 0)
-    if not 1 <= lim <= MAX_LIMIT:
-        raise InvalidInput.field("limit", f"must be between 1 and {MAX_LIMIT}")
-    if off < 0:
-        raise InvalidInput.field("offset", "must be 0 or more")
-    return Page(limit=lim, offset=off)
+    return Page(limit=limit, offset=offset)
 
 
 PageParams = Annotated[Page, Depends(page_params)]
