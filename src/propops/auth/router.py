@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import select, text
@@ -13,8 +13,9 @@ from propops.auth.models import ApiToken, Role, User
 from propops.core.clock import iso
 from propops.core.deps import Ctx, DbSession
 from propops.core.envelope import Envelope, MessageEnvelope, error_responses, ok
-from propops.core.errors import Forbidden, InvalidInput, ServiceUnavailable
+from propops.core.errors import Forbidden, ServiceUnavailable
 from propops.core.middleware import client_ip
+from propops.core.params import UUID_EXAMPLE, UUID_PATTERN
 
 router = APIRouter(tags=["auth"])
 AUTH_ERRORS = error_responses(400, 401, 403, 429)
@@ -145,13 +146,9 @@ async def my_permissions(principal: CurrentUser, session: DbSession) -> dict[str
 async def get_user(
     session: DbSession,
     principal: Annotated[service.Principal, require("api.users.users.manage")],
-    action: Annotated[str | None, Query(max_length=40)] = None,
-    uuid: Annotated[str | None, Query(max_length=64)] = None,
+    action: Annotated[Literal["get_user"], Query(description="Must be `get_user`.")],
+    uuid: Annotated[str, Query(pattern=UUID_PATTERN, examples=[UUID_EXAMPLE])],
 ) -> dict[str, Any]:
-    if action != "get_user":
-        raise InvalidInput.field("action", "must be get_user")
-    if not uuid:
-        raise InvalidInput.field("uuid", "is required")
     return ok(await service.user_payload(session, await service.get_user_by_uuid(session, uuid)))
 
 

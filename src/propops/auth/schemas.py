@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from propops.core.params import UuidStr
+
 
 class LoginRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
@@ -108,7 +110,7 @@ class LogoutRequest(WriteBody):
 
 class UsersPostRequest(WriteBody):
     action: Literal["toggle_status"]
-    uuid: str = Field(min_length=1, max_length=64)
+    uuid: UuidStr
     is_active: bool | None = None
 
 
