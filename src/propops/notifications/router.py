@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
 from propops.auth.deps import require
 from propops.core.deps import DbSession
 from propops.core.envelope import Envelope, ListEnvelope, error_responses, ok, ok_list
-from propops.core.pagination import PageParams, require_action
+from propops.core.pagination import PageParams
 from propops.notifications import service
 from propops.notifications.schemas import OutboxAction, OutboxRead
 
@@ -27,10 +27,11 @@ OUTBOX_KEY = "api.notifications.outbox.manage"
 async def list_outbox(
     session: DbSession,
     page: PageParams,
-    action: Annotated[str | None, Query(description="Must be `list`.")] = None,
-    status: Annotated[str | None, Query(description="queued | sent | failed (default: failed and queued)")] = None,
+    action: Annotated[Literal["list"], Query(description="Must be `list`.")],
+    status: Annotated[
+        Literal["queued", "sent", "failed"] | None, Query(description="Default: failed and queued.")
+    ] = None,
 ) -> dict[str, Any]:
-    require_action(action, {"list"})
     rows, count = await service.list_outbox(session, status=status, page=page)
     return ok_list(rows, count)
 
