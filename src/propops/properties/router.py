@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
@@ -11,7 +11,8 @@ from propops.auth.service import Principal
 from propops.branches.service import clean_search
 from propops.core.deps import Ctx, DbSession
 from propops.core.envelope import Envelope, ListEnvelope, error_responses, ok, ok_list
-from propops.core.pagination import PageParams, require_action
+from propops.core.pagination import PageParams
+from propops.core.params import SearchQuery, UuidQuery
 from propops.geo.geocoder import make_geocoder
 from propops.properties import service
 from propops.properties.schemas import PropertyManageRequest, PropertyRead
@@ -31,14 +32,14 @@ async def read_properties(
     principal: Caller,
     session: DbSession,
     page: PageParams,
-    action: Annotated[str | None, Query(description="list or get")] = None,
-    uuid: Annotated[str | None, Query(max_length=64, description="action=get: the property")] = None,
+    action: Annotated[Literal["list", "get"], Query(description="list or get")],
+    uuid: Annotated[UuidQuery, Query(description="action=get: the property")] = None,
     branch_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
     postcode: Annotated[str | None, Query(max_length=16)] = None,
-    search: Annotated[str | None, Query(description="Address lines, town, postcode or tenant name contain.")] = None,
+    search: Annotated[SearchQuery, Query(description="Address lines, town, postcode or tenant name contain.")] = None,
     include_inactive: bool = False,
 ) -> dict[str, Any]:
-    if require_action(action, {"list", "get"}) == "get":
+    if action == "get":
         prop, branch_name = await service.get_visible(session, principal, uuid)
         return ok(service.payload(prop, branch_name))
     rows, count = await service.list_properties(

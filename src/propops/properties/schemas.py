@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from propops.auth.schemas import WriteBody
+from propops.core.params import UuidStr
 
 
 class PropertyRead(BaseModel):
@@ -32,7 +33,7 @@ class PropertyRead(BaseModel):
 
 class PropertyManageRequest(WriteBody):
     action: Literal["create", "update"]
-    uuid: str | None = Field(default=None, max_length=64, description="update: the property")
+    uuid: UuidStr | None = Field(default=None, description="update: the property")
     branch_id: int | None = Field(
         default=None, ge=1, le=2_147_483_647, description="create: required for staff; agents default to their primary"
     )
