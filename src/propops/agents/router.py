@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
@@ -22,7 +22,8 @@ from propops.auth.service import Principal
 from propops.branches.service import clean_search
 from propops.core.deps import DbSession
 from propops.core.envelope import Envelope, ListEnvelope, error_responses, ok, ok_list
-from propops.core.pagination import PageParams, require_action
+from propops.core.pagination import PageParams
+from propops.core.params import UUID_EXAMPLE, UUID_PATTERN, DayQuery, SearchQuery, UuidQuery
 
 router = APIRouter(tags=["agents"])
 
@@ -30,7 +31,7 @@ ListCaller = Annotated[Principal, require("api.agents.list.manage")]
 BranchesCaller = Annotated[Principal, require("api.agents.branches.manage")]
 ManageCaller = Annotated[Principal, require("api.agents.manage.manage")]
 BranchIdQuery = Annotated[int | None, Query(ge=1, le=2_147_483_647)]
-AgentUuidQuery = Annotated[str | None, Query(max_length=64, examples=["880e8400-e29b-41d4-a716-446655440001"])]
+AgentUuidQuery = UuidQuery
 
 
 @router.get(
@@ -43,14 +44,13 @@ async def list_agents(
     principal: ListCaller,
     session: DbSession,
     page: PageParams,
-    action: Annotated[str | None, Query(description="Must be list.")] = None,
-    search: Annotated[str | None, Query(description="First name, last name or email contains.")] = None,
+    action: Annotated[Literal["list"], Query(description="Must be list.")],
+    search: SearchQuery = None,
     branch_id: Annotated[
         int | None, Query(ge=1, le=2_147_483_647, description="Agents assigned to or sharing this branch.")
     ] = None,
     include_inactive: Annotated[bool, Query(description="Also list deactivated agents.")] = False,
 ) -> dict[str, Any]:
-    require_action(action, {"list"})
     rows, count = await service.list_agents(
         session,
         principal,
@@ -142,21 +142,18 @@ async def agent_performance(
     principal: ListCaller,
     session: DbSession,
     page: PageParams,
-    agent_uuid: AgentUuidQuery = None,
-    date_from: Annotated[
-        str | None, Query(max_length=40, description="YYYY-MM-DD: jobs reported on or after this day.")
+    agent_uuid: Annotated[
+        str | None,
+        Query(pattern=f"^$|{UUID_PATTERN}", examples=[UUID_EXAMPLE], description="Empty or absent: all agents."),
     ] = None,
-    date_to: Annotated[
-        str | None, Query(max_length=40, description="YYYY-MM-DD: jobs reported on or before this day.")
-    ] = None,
+    date_from: DayQuery = None,
+    date_to: DayQuery = None,
     include_inactive: Annotated[bool, Query(description="All agents: also list deactivated agents.")] = False,
 ) -> dict[str, Any]:
     period = performance.date_range(date_from, date_to)
     if agent_uuid:  # an empty agent_uuid= means "all", as an empty filter does elsewhere
         return ok(await performance.agent_performance(session, principal, agent_uuid, period))
-    rows, count = await performance.all_performance(
-        session, principal, page, period, include_inactive=include_inactive
-    )
+    rows, count = await performance.all_performance(session, principal, page, period, include_inactive=include_inactive)
     return ok_list(rows, count)
 
 
@@ -169,10 +166,9 @@ async def agent_performance(
 async def get_agent(
     principal: ManageCaller,
     session: DbSession,
-    action: Annotated[str | None, Query(description="Must be get.")] = None,
-    agent_uuid: AgentUuidQuery = None,
+    action: Annotated[Literal["get"], Query(description="Must be get.")],
+    agent_uuid: Annotated[str, Query(pattern=UUID_PATTERN, examples=[UUID_EXAMPLE])],
 ) -> dict[str, Any]:
-    require_action(action, {"get"})
     agent = await service.get_visible_agent(session, principal, agent_uuid)
     return ok(await service.agent_detail(session, principal, agent))
 

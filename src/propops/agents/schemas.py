@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from propops.auth.schemas import WriteBody
 from propops.branches.schemas import DbId
+from propops.core.params import UuidStr
 
 
 class AgentListItem(BaseModel):
@@ -41,7 +42,7 @@ class SharingRequest(WriteBody):
     """``assign`` adds a branch (idempotent); ``unassign`` (alias ``remove``) takes one away."""
 
     action: Literal["assign", "unassign", "remove"]
-    agent_uuid: StrictStr = Field(min_length=1, max_length=64, examples=["880e8400-e29b-41d4-a716-446655440001"])
+    agent_uuid: UuidStr
     branch_id: DbId = Field(examples=[2])
     is_primary: StrictBool | None = Field(
         default=None, description="assign only: make this the agent's primary branch (the old one becomes shared)."
@@ -99,7 +100,7 @@ class AgentManageRequest(WriteBody):
 
     model_config = ConfigDict(extra="ignore")
     action: Literal["create", "update", "deactivate", "activate"]
-    agent_uuid: StrictStr | None = Field(default=None, max_length=64)
+    agent_uuid: UuidStr | None = None
     email: StrictStr | None = Field(default=None, max_length=254)
     password: StrictStr | None = Field(default=None, max_length=256)
     first_name: StrictStr | None = Field(default=None, max_length=100)
