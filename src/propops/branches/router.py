@@ -6,7 +6,7 @@ Every admin endpoint needs a Staff account as well as its permission key (refere
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -23,6 +23,7 @@ from propops.core.deps import DbSession
 from propops.core.envelope import Envelope, ListEnvelope, error_responses, ok, ok_list
 from propops.core.errors import Forbidden, InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from propops.core.pagination import PageParams, require_action
+from propops.core.params import SearchQuery, UuidQuery
 
 router = APIRouter(tags=["admin: branches"])
 
@@ -54,14 +55,15 @@ async def get_branches(
     principal: Admin,
     session: DbSession,
     page: PageParams,
-    action: Annotated[str | None, Query(description="list (default) | get | download_template")] = None,
+    action: Annotated[
+        Literal["list", "get", "download_template"], Query(description="list (default) | get | download_template")
+    ] = "list",
     id: IdQuery = None,
-    uuid: Annotated[str | None, Query(max_length=64)] = None,
-    search: Annotated[str | None, Query(description="Name or code contains (case-insensitive).")] = None,
+    uuid: UuidQuery = None,
+    search: Annotated[SearchQuery, Query(description="Name or code contains (case-insensitive).")] = None,
     is_active: Annotated[bool | None, Query(description="Only active (true) or disabled (false) branches.")] = None,
 ) -> Any:
     _staff(principal)
-    action = require_action(action or "list", {"list", "get", "download_template"})
     if action == "download_template":
         return Response(
             service.csv_template(),
@@ -169,7 +171,7 @@ async def delete_branches(
     session: DbSession,
     id: IdQuery = None,
     branch_id: IdQuery = None,
-    uuid: Annotated[str | None, Query(max_length=64)] = None,
+    uuid: UuidQuery = None,
     body: Annotated[BranchRef | None, Body()] = None,
 ) -> dict[str, Any]:
     _staff(principal)

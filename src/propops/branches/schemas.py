@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from propops.auth.schemas import WriteBody
+from propops.core.params import UuidStr
 
 DbId = Annotated[StrictInt, Field(ge=1, le=2_147_483_647)]
 """A database id: whole, positive and within a 32-bit column, so no value can overflow a query."""
@@ -49,7 +50,7 @@ class BranchUpdate(WriteBody, _BranchFields):
     action: Literal["update"] = "update"
     id: DbId | None = Field(default=None, description="Branch id (or send branch_id / uuid).")
     branch_id: DbId | None = None
-    uuid: StrictStr | None = Field(default=None, max_length=64)
+    uuid: UuidStr | None = None
     name: StrictStr | None = Field(default=None, max_length=120)
     code: StrictStr | None = Field(default=None, max_length=20)
     sla_rules: list[SlaRuleIn] | None = Field(default=None, max_length=200)
@@ -60,7 +61,7 @@ class BranchRef(WriteBody):
 
     branch_id: DbId | None = None
     id: DbId | None = None
-    uuid: StrictStr | None = Field(default=None, max_length=64)
+    uuid: UuidStr | None = None
 
 
 class SlaRuleRead(BaseModel):
