@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
@@ -23,14 +23,14 @@ from propops.contractors.schemas import (
 from propops.core.deps import Ctx, DbSession
 from propops.core.envelope import Envelope, ListEnvelope, error_responses, ok, ok_list
 from propops.core.errors import InvalidInput
-from propops.core.pagination import PageParams, require_action
+from propops.core.pagination import MAX_INT32, PageParams
+from propops.core.params import PostcodeQuery
 from propops.geo.geocoder import geocode, make_geocoder
 from propops.geo.isochrone import make_isochrone_provider
 
 router = APIRouter(tags=["contractors"])
 
 LIST_ERRORS = error_responses(400, 401, 403, 429)
-Q = Annotated[str | None, Query()]
 
 
 @router.get(
@@ -46,56 +46,43 @@ async def trades(ctx: Ctx) -> JSONResponse:
     return JSONResponse(ok([{"trade_id": r[0], "name": r[1]} for r in rows]))
 
 
-def _int(name: str, raw: str | None, lo: int, hi: int) -> int | None:
-    if raw is None or raw == "":
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidInput.field(name, "must be a whole number") from None
-    if not lo <= value <= hi:
-        raise InvalidInput.field(name, f"must be between {lo} and {hi}")
-    return value
-
-
-def _float(name: str, raw: str | None, lo: float, hi: float) -> float | None:
-    if raw is None or raw == "":
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise InvalidInput.field(name, "must be a number") from None
-    if not lo < value <= hi:  # also rejects nan
-        raise InvalidInput.field(name, f"must be more than {lo:g} and at most {hi:g}")
-    return value
-
-
 async def _filters(
     ctx: Ctx,
     search: str | None,
     name: str | None,
-    trade_id: str | None,
+    trade_id: int | None,
     postcode: str | None,
-    max_distance_km: str | None,
-    max_travel_minutes: str | None,
+    max_distance_km: float | None,
+    max_travel_minutes: int | None,
 ) -> service.ListFilters:
-    """Hand-parsed so that every bad value gets a sentence naming the parameter."""
-    term = (search if search not in (None, "") else name) or None
-    if term is not None:
-        term = term.strip()
-        if len(term) > service.MAX_SEARCH:
-            raise InvalidInput.field("search", f"must be at most {service.MAX_SEARCH} characters")
+    """Shapes and ranges are checked by the schema; what is left is postcode existence and the
+    rule that a distance needs a postcode to measure from."""
+    term = ((search if search not in (None, "") else name) or "").strip() or None
     point = await geocode(make_geocoder(ctx), postcode) if postcode not in (None, "") else None
-    distance = _float("max_distance_km", max_distance_km, 0, 1000)
-    if distance is not None and point is None:
+    if max_distance_km is not None and point is None:
         raise InvalidInput.field("max_distance_km", "needs a postcode to measure from")
     return service.ListFilters(
-        search=term or None,
-        trade_id=_int("trade_id", trade_id, 1, 2**31 - 1),
+        search=term,
+        trade_id=trade_id,
         point=point,
-        max_distance_km=distance,
-        max_travel_minutes=_int("max_travel_minutes", max_travel_minutes, 1, 600),
+        max_distance_km=max_distance_km,
+        max_travel_minutes=max_travel_minutes,
     )
+
+
+Search = Annotated[
+    str | None,
+    Query(max_length=service.MAX_SEARCH, description="Name filter (first, last, full or company name)."),
+]
+Name = Annotated[str | None, Query(max_length=service.MAX_SEARCH, description="Alias of `search`.")]
+TradeId = Annotated[int | None, Query(ge=1, le=MAX_INT32, description="Trade id from /api/contractors/trades.")]
+MaxDistance = Annotated[
+    float | None, Query(gt=0, le=1000, description="Straight line from the base in km (needs postcode).")
+]
+MaxTravel = Annotated[
+    int | None,
+    Query(ge=1, le=600, description="Contractors whose travel-time area is at most this many minutes."),
+]
 
 
 @router.get(
@@ -109,19 +96,14 @@ async def list_contractors(
     ctx: Ctx,
     db: DbSession,
     page: PageParams,
-    action: Annotated[str | None, Query(description="Must be `list`.")] = None,
-    search: Annotated[str | None, Query(description="Name filter (first, last, full or company name).")] = None,
-    name: Annotated[str | None, Query(description="Alias of `search`.")] = None,
-    trade_id: Annotated[str | None, Query(description="Trade id from /api/contractors/trades.")] = None,
-    postcode: Annotated[
-        str | None, Query(description="Unit, sector or district; keeps contractors whose area covers it.")
-    ] = None,
-    max_distance_km: Annotated[str | None, Query(description="Straight line from the base (needs postcode).")] = None,
-    max_travel_minutes: Annotated[
-        str | None, Query(description="Contractors whose travel-time area is at most this many minutes.")
-    ] = None,
+    action: Annotated[Literal["list"], Query(description="Must be `list`.")],
+    search: Search = None,
+    name: Name = None,
+    trade_id: TradeId = None,
+    postcode: PostcodeQuery = None,
+    max_distance_km: MaxDistance = None,
+    max_travel_minutes: MaxTravel = None,
 ) -> dict[str, Any]:
-    require_action(action, {"list"})
     f = await _filters(ctx, search, name, trade_id, postcode, max_distance_km, max_travel_minutes)
     rows, count = await service.list_contractors(db, f, page, read_all=ctx.read_all)
     return ok_list(rows, count)
@@ -134,6 +116,7 @@ async def list_contractors(
         200: {
             "model": ListEnvelope[ContractorCoverageRead],
             "description": "Envelope; with `format=geojson` a GeoJSON FeatureCollection (application/geo+json)",
+            "content": {"application/geo+json": {"schema": {"type": "object"}}},
         },
         **LIST_ERRORS,
     },
@@ -144,19 +127,15 @@ async def list_with_coverage(
     ctx: Ctx,
     db: DbSession,
     page: PageParams,
-    action: Annotated[str | None, Query(description="Optional; `list` if given.")] = None,
-    search: Q = None,
-    name: Q = None,
-    trade_id: Q = None,
-    postcode: Q = None,
-    max_distance_km: Q = None,
-    max_travel_minutes: Q = None,
-    format: Annotated[str | None, Query(description="`json` (default) or `geojson`.")] = None,
+    action: Annotated[Literal["list"] | None, Query(description="Optional; `list` if given.")] = None,
+    search: Search = None,
+    name: Name = None,
+    trade_id: TradeId = None,
+    postcode: PostcodeQuery = None,
+    max_distance_km: MaxDistance = None,
+    max_travel_minutes: MaxTravel = None,
+    format: Annotated[Literal["json", "geojson"], Query(description="`json` (default) or `geojson`.")] = "json",
 ) -> Any:
-    if action not in (None, ""):
-        require_action(action, {"list"})
-    if format not in (None, "", "json", "geojson"):
-        raise InvalidInput.field("format", "must be json or geojson")
     f = await _filters(ctx, search, name, trade_id, postcode, max_distance_km, max_travel_minutes)
     rows, count = await service.list_contractors(db, f, page, with_coverage=True, read_all=ctx.read_all)
     if format == "geojson":
@@ -192,12 +171,9 @@ def _spec(c: CoverageIn | None) -> cov.CoverageSpec | None:
 )
 async def manage_get(
     db: DbSession,
-    action: Annotated[str | None, Query(description="Must be `get`.")] = None,
-    uuid: Annotated[str | None, Query(max_length=64)] = None,
+    action: Annotated[Literal["get"], Query(description="Must be `get`.")],
+    uuid: Annotated[str, Query(min_length=1, max_length=64, description="Unknown or malformed: 404.")],
 ) -> dict[str, Any]:
-    require_action(action, {"get"})
-    if not uuid:
-        raise InvalidInput.field("uuid", "is required")
     return ok(await service.detail(db, await service.get_by_uuid(db, uuid)))
 
 

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from propops.auth.schemas import WriteBody
+from propops.core.params import PostcodeStr
 
 
 class TradeRead(BaseModel):
@@ -75,7 +76,7 @@ class ContractorFields(WriteBody):
     company_name: str | None = Field(default=None, max_length=200)
     email: str | None = Field(default=None, max_length=254)
     phone: str | None = Field(default=None, max_length=40)
-    base_postcode: str | None = Field(default=None, max_length=16, examples=["SW1A 1AA"])
+    base_postcode: PostcodeStr | None = None
     coverage: CoverageIn | None = None
 
 
