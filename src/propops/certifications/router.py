@@ -9,7 +9,7 @@ an oversized upload is never read in full, whoever parses the form first.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -33,7 +33,8 @@ from propops.core.context import app_ctx
 from propops.core.deps import Ctx, DbSession
 from propops.core.envelope import Envelope, ListEnvelope, MessageEnvelope, error_responses, ok, ok_list
 from propops.core.errors import InvalidInput, NotFound, PayloadTooLarge
-from propops.core.pagination import PageParams, require_action
+from propops.core.pagination import MAX_INT32, PageParams, require_action
+from propops.core.params import UUID_PATTERN, UuidQuery
 
 CERT_KEY = "api.contractors.certification.manage"
 TYPES_KEY = "api.contractors.certification_types.manage"
@@ -86,25 +87,34 @@ UPLOAD_FORM: dict[str, Any] = {
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "required": ["action", "csrf_token"],
+                    "required": ["action"],
                     "properties": {
                         "action": {"type": "string", "enum": ["upload", "delete"]},
                         "contractor_uuid": {
                             "type": "string",
+                            "pattern": f"^$|{UUID_PATTERN}",
                             "description": "Required for staff; a contractor may omit it for themselves.",
                         },
-                        "csrf_token": {"type": "string"},
+                        "csrf_token": {"type": "string", "description": "CSRF token (or X-CSRF-Token)."},
                         "cert_type": {
                             "type": "string",
                             "description": "Type by name, code or alias, e.g. 'Gas Safe Certificate'.",
                         },
-                        "certification_type_id": {"type": "integer", "description": "Type by ID (wins)."},
+                        "certification_type_id": {"type": "integer", "minimum": 1, "description": "Type by ID (wins)."},
                         "certificate_number": {"type": "string", "maxLength": 100},
                         "issue_date": {"type": "string", "format": "date"},
                         "expiry_date": {"type": "string", "format": "date", "description": "Required for upload."},
                         "file": {"type": "string", "format": "binary", "description": "PDF, JPEG, PNG, DOC or DOCX."},
-                        "certification_uuid": {"type": "string", "description": "delete: which certificate."},
-                        "certification_id": {"type": "integer", "description": "delete: which certificate (ID)."},
+                        "certification_uuid": {
+                            "type": "string",
+                            "pattern": f"^$|{UUID_PATTERN}",
+                            "description": "delete: which certificate.",
+                        },
+                        "certification_id": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "description": "delete: which certificate (ID).",
+                        },
                         "file_name": {"type": "string", "description": "delete: which certificate (stored name)."},
                     },
                 }
@@ -135,9 +145,17 @@ async def download(
     principal: Annotated[Principal, require(CERT_KEY)],
     session: DbSession,
     ctx: Ctx,
-    file: Annotated[str | None, Query(description="cert_{id}_{id}_{id}.{ext}", examples=[EXAMPLE_FILE])] = None,
+    file: Annotated[
+        str,
+        Query(
+            pattern=f"^{service.FILE_RE.pattern}$",
+            max_length=service.MAX_FILE_PARAM,
+            description="cert_{id}_{id}_{id}.{ext}",
+            examples=[EXAMPLE_FILE],
+        ),
+    ],
 ) -> Response:
-    cert = await service.find_download(session, principal, file or "")
+    cert = await service.find_download(session, principal, file)
     storage = storage_for(ctx)
     chunks = storage.open(cert.file_name)
     try:
@@ -224,13 +242,12 @@ async def list_certifications(
     session: DbSession,
     ctx: Ctx,
     page: PageParams,
-    action: Annotated[str | None, Query(description="Must be `list`.")] = None,
-    contractor_uuid: Annotated[str | None, Query(description="One contractor (staff: any; contractor: self)")] = None,
-    status: Annotated[str | None, Query(description="valid | expiring | expired")] = None,
-    certification_type_id: Annotated[int | None, Query(ge=1)] = None,
+    action: Annotated[Literal["list"], Query(description="Must be `list`.")],
+    contractor_uuid: Annotated[UuidQuery, Query(description="One contractor (staff: any; contractor: self)")] = None,
+    status: Annotated[Literal["valid", "expiring", "expired"] | None, Query()] = None,
+    certification_type_id: Annotated[int | None, Query(ge=1, le=MAX_INT32)] = None,
     include_history: Annotated[bool, Query(description="Also list replaced certificates")] = False,
 ) -> dict[str, Any]:
-    require_action(action, {"list"})
     rows, count = await service.list_certifications(
         session,
         principal,
@@ -254,7 +271,7 @@ async def compliance(
     principal: Annotated[Principal, require(CERT_KEY)],
     session: DbSession,
     ctx: Ctx,
-    contractor_uuid: Annotated[str | None, Query(description="Staff: required; contractor: self if omitted")] = None,
+    contractor_uuid: Annotated[UuidQuery, Query(description="Staff: required; contractor: self if omitted")] = None,
 ) -> dict[str, Any]:
     return ok(await service.compliance_summary(session, principal, ctx.settings, contractor_uuid))
 
