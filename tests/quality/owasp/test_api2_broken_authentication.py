@@ -109,7 +109,8 @@ async def test_credential_stuffing_is_throttled(make_app: Callable[..., Awaitabl
 async def test_csrf_token_is_bound_to_its_session(accounts: Accounts) -> None:
     agent, contractor = session(accounts, "agent"), session(accounts, "contractor")
     body = {"action": "create", "address_line1": "1 CSRF Street", "town": "Leeds", "postcode": "LS1 4AP"}
-    for token in (contractor.csrf, session(accounts, "admin").csrf, agent.csrf[:-1] + "0", "x" * 100):
+    flipped = agent.csrf[:-1] + ("1" if agent.csrf[-1] == "0" else "0")  # always differs from the real one
+    for token in (contractor.csrf, session(accounts, "admin").csrf, flipped, "x" * 100):
         r = await agent.post("/api/properties/manage", json=body, csrf=False, headers={"X-CSRF-Token": token})
         assert_error(r, 403, "CSRF")
     r = await agent.post("/api/properties/manage", json=body, csrf=False)
