@@ -13,7 +13,8 @@ from propops.branches.service import check_uuid, clean_search
 from propops.core.deps import DbSession
 from propops.core.envelope import Envelope, ListEnvelope, error_responses, ok, ok_list
 from propops.core.errors import InvalidInput
-from propops.core.pagination import PageParams, require_action
+from propops.core.pagination import PageParams
+from propops.core.params import UUID_EXAMPLE, UUID_PATTERN, SearchQuery, UuidQuery
 from propops.jobs import assignment, notes, service
 from propops.jobs.models import Property
 from propops.jobs.schemas import (
@@ -35,7 +36,6 @@ JobsCaller = Annotated[Principal, require("api.jobs.manage.manage")]
 NotesCaller = Annotated[Principal, require("api.jobs.case-notes.manage")]
 RemedialsCaller = Annotated[Principal, require("api.jobs.remedials.manage")]
 IdQuery = Annotated[int | None, Query(ge=1, le=2_147_483_647)]
-UuidQuery = Annotated[str | None, Query(max_length=64)]
 GET_ACTIONS = {"list", "get", "list_commits", "suggest_contractors"}
 
 
@@ -64,9 +64,12 @@ async def read_jobs(
     principal: JobsCaller,
     session: DbSession,
     page: PageParams,
-    action: Annotated[str | None, Query(description="list, get, list_commits or suggest_contractors")] = None,
-    uuid: Annotated[str | None, Query(max_length=64, description="get/list_commits/suggest_contractors")] = None,
-    search: Annotated[str | None, Query(description="Title, job_ref or description contains")] = None,
+    action: Annotated[
+        Literal["list", "get", "list_commits", "suggest_contractors"],
+        Query(description="list, get, list_commits or suggest_contractors"),
+    ],
+    uuid: Annotated[UuidQuery, Query(description="get/list_commits/suggest_contractors")] = None,
+    search: Annotated[SearchQuery, Query(description="Title, job_ref or description contains")] = None,
     status_id: IdQuery = None,
     priority_id: IdQuery = None,
     branch_id: IdQuery = None,
@@ -82,7 +85,7 @@ async def read_jobs(
     date_from: Annotated[str | None, Query(max_length=40, description="reported on or after")] = None,
     date_to: Annotated[str | None, Query(max_length=40, description="reported on or before (whole day)")] = None,
 ) -> dict[str, Any]:
-    chosen = require_action(action, GET_ACTIONS)
+    chosen = action
     if chosen == "get":
         job = await service.load_job(session, principal, uuid)
         return ok(await service.job_detail(session, principal, job))
@@ -169,10 +172,9 @@ async def list_case_notes(
     principal: NotesCaller,
     session: DbSession,
     page: PageParams,
-    action: Annotated[str | None, Query(description="Must be list.")] = None,
-    job_uuid: UuidQuery = None,
+    action: Annotated[Literal["list"], Query(description="Must be list.")],
+    job_uuid: Annotated[str, Query(pattern=UUID_PATTERN, examples=[UUID_EXAMPLE])],
 ) -> dict[str, Any]:
-    require_action(action, {"list"})
     rows, count = await notes.list_notes(session, principal, job_uuid, page)
     return ok_list(rows, count)
 
