@@ -25,4 +25,6 @@ class OutboxRead(BaseModel):
 
 class OutboxAction(WriteBody):
     action: Literal["retry"] = Field(description="`retry` puts a failed email back in the queue.")
-    id: int = Field(ge=1, description="Outbox email ID.")
+    id: int = Field(
+        ge=1, le=2_147_483_647, description="Outbox email ID (a 32-bit column: larger is a 400, not a 500)."
+    )
