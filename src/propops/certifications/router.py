@@ -12,8 +12,10 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 from fastapi.routing import APIRoute
+from pydantic import BaseModel, Field, ValidationError
 from starlette.datastructures import UploadFile
 from starlette.types import Message
 
@@ -100,9 +102,17 @@ UPLOAD_FORM: dict[str, Any] = {
                             "type": "string",
                             "description": "Type by name, code or alias, e.g. 'Gas Safe Certificate'.",
                         },
-                        "certification_type_id": {"type": "integer", "minimum": 1, "description": "Type by ID (wins)."},
+                        "certification_type_id": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "description": "Type by ID (wins).",
+                        },
                         "certificate_number": {"type": "string", "maxLength": 100},
-                        "issue_date": {"type": "string", "format": "date"},
+                        "issue_date": {
+                            "type": "string",
+                            "anyOf": [{"format": "date"}, {"maxLength": 0}],
+                            "description": "Optional; empty means not given.",
+                        },
                         "expiry_date": {"type": "string", "format": "date", "description": "Required for upload."},
                         "file": {"type": "string", "format": "binary", "description": "PDF, JPEG, PNG, DOC or DOCX."},
                         "certification_uuid": {
@@ -122,6 +132,26 @@ UPLOAD_FORM: dict[str, Any] = {
         },
     }
 }
+
+
+class UploadFormFields(BaseModel):
+    """The form's text fields, checked against the documented schema (UPLOAD_FORM) before dispatch,
+    so the handler refuses exactly what the document refuses, whichever action is chosen."""
+
+    action: Literal["upload", "delete"]
+    contractor_uuid: str | None = Field(default=None, pattern=f"^$|{UUID_PATTERN}")
+    certification_uuid: str | None = Field(default=None, pattern=f"^$|{UUID_PATTERN}")
+    certification_type_id: int | None = Field(default=None, ge=1)
+    certification_id: int | None = Field(default=None, ge=1)
+    certificate_number: str | None = Field(default=None, max_length=100)
+
+
+def _check_form(form: Any) -> None:
+    fields = {k: v for k, v in form.items() if isinstance(v, str) and k in UploadFormFields.model_fields}
+    try:
+        UploadFormFields.model_validate(fields)
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
 
 
 def _text(form: Any, name: str) -> str | None:
@@ -202,6 +232,7 @@ async def upload_or_delete(
         raise InvalidInput("Send the certification as multipart/form-data.")
     form = await request.form(max_files=1, max_fields=30)
     action = require_action(_text(form, "action"), {"upload", "delete"})
+    _check_form(form)
     storage = storage_for(ctx)
     if action == "delete":
         deleted = await service.delete_certification(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
@@ -55,13 +55,15 @@ class CertificationTypeRead(BaseModel):
 
 class CertificationTypeWrite(WriteBody):
     action: Literal["create", "update", "delete"]
-    id: int | None = Field(default=None, ge=1, description="Required for update and delete.")
+    id: int | None = Field(default=None, ge=1, le=2_147_483_647, description="Required for update and delete.")
     name: str | None = Field(default=None, max_length=120)
     code: str | None = Field(default=None, max_length=40, pattern=r"^[a-z0-9_]+$")
     description: str | None = Field(default=None, max_length=500)
     issuing_body: str | None = Field(default=None, max_length=120)
     aliases: list[str] | None = Field(default=None, max_length=20)
-    trade_ids: list[int] | None = Field(default=None, description="Trades that require this certification.")
+    trade_ids: list[Annotated[int, Field(ge=1, le=2_147_483_647)]] | None = Field(
+        default=None, max_length=100, description="Trades that require this certification."
+    )
     is_active: bool | None = None
 
 
