@@ -42,8 +42,7 @@ LIST_ERRORS = error_responses(400, 401, 403, 429)
 )
 async def trades(ctx: Ctx) -> JSONResponse:
     """A hot lookup: read on the raw driver and returned pre-serialised (see core.fastpath)."""
-    rows = await ctx.read_all("SELECT id, name FROM trades ORDER BY id")
-    return JSONResponse(ok([{"trade_id": r[0], "name": r[1]} for r in rows]))
+    return JSONResponse(ok(await service.list_trades(ctx)))
 
 
 async def _filters(

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Select, and_, delete, exists, func, insert, or_, select, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from propops.auth.models import ACCOUNT_CONTRACTOR
@@ -26,12 +26,13 @@ from propops.contractors.models import (
     Trade,
 )
 from propops.core import audit
+from propops.core.context import AppContext
 from propops.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from propops.core.pagination import Page
 from propops.geo.geocoder import Geocoder, GeoPoint, geocode
 from propops.geo.isochrone import IsochroneProvider
 
-_TRADES = select(Trade.id, Trade.name).order_by(Trade.id)
+TRADES_SQL = "SELECT id, name FROM trades ORDER BY id"
 NOT_FOUND = "Contractor not found."
 _PHONE = re.compile(r"^[0-9+()\- ]{5,40}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -47,9 +48,9 @@ _LIST_COLUMNS = (
 )
 
 
-async def list_trades(conn: AsyncConnection) -> list[dict[str, Any]]:
-    """Read on a bare pooled connection: a lookup needs no ORM session or unit of work."""
-    return [{"trade_id": r[0], "name": r[1]} for r in await conn.execute(_TRADES)]
+async def list_trades(ctx: AppContext) -> list[dict[str, Any]]:
+    """A hot lookup: read on the raw driver (see ``propops.core.fastpath``)."""
+    return [{"trade_id": r[0], "name": r[1]} for r in await ctx.read_all(TRADES_SQL)]
 
 
 # ---------------------------------------------------------------- functions for other domains
