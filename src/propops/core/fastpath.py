@@ -30,9 +30,10 @@ class FastReader(Protocol):
 
 
 def sql(template: str, reader: FastReader, count: int) -> str:
-    """Fill ``{0}``, ``{1}``... with the driver's placeholders."""
+    """Fill ``{0}``, ``{1}``... with the driver's placeholders (numbered, so a template may use
+    one parameter twice: ``?1`` on SQLite, ``$1`` on PostgreSQL)."""
     if reader.paramstyle == "qmark":
-        return template.format(*(["?"] * count))
+        return template.format(*[f"?{i + 1}" for i in range(count)])
     return template.format(*[f"${i + 1}" for i in range(count)])
 
 

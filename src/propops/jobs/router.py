@@ -10,12 +10,12 @@ from fastapi import APIRouter, Query
 from propops.auth.deps import require
 from propops.auth.service import Principal
 from propops.branches.service import check_uuid, clean_search
-from propops.core.deps import DbSession
+from propops.core.deps import Ctx, DbSession
 from propops.core.envelope import Envelope, ListEnvelope, error_responses, ok, ok_list
-from propops.core.errors import InvalidInput
+from propops.core.errors import InvalidInput, NotFound
 from propops.core.pagination import PageParams
 from propops.core.params import UUID_EXAMPLE, UUID_PATTERN, SearchQuery, UuidQuery
-from propops.jobs import assignment, notes, service
+from propops.jobs import assignment, notes, reads, service
 from propops.jobs.models import Property
 from propops.jobs.schemas import (
     CaseNoteCreated,
@@ -63,6 +63,7 @@ def _date(value: str | None, field: str, *, end: bool = False) -> datetime | Non
 async def read_jobs(
     principal: JobsCaller,
     session: DbSession,
+    ctx: Ctx,
     page: PageParams,
     action: Annotated[
         Literal["list", "get", "list_commits", "suggest_contractors"],
@@ -86,9 +87,15 @@ async def read_jobs(
     date_to: Annotated[str | None, Query(max_length=40, description="reported on or before (whole day)")] = None,
 ) -> dict[str, Any]:
     chosen = action
+    dialect = ctx.db.engine.dialect.name
     if chosen == "get":
-        job = await service.load_job(session, principal, uuid)
-        return ok(await service.job_detail(session, principal, job))
+        # Committed data on the raw driver: one query, no ORM, no transaction.
+        if not uuid:
+            raise InvalidInput.field("uuid", "is required")
+        detail = await reads.job_detail_by_uuid(ctx.read_all, dialect, principal, check_uuid(uuid, "uuid"))
+        if detail is None:
+            raise NotFound(service.NOT_FOUND)
+        return ok(detail)
     if chosen == "list_commits":
         rows, count = await service.list_commits(session, principal, uuid, page)
         return ok_list(rows, count)
@@ -115,7 +122,7 @@ async def read_jobs(
         date_from=_date(date_from, "date_from"),
         date_to=_date(date_to, "date_to", end=True),
     )
-    rows, count = await service.list_jobs(session, principal, page, filters)
+    rows, count = await reads.list_jobs(ctx.read_all, dialect, principal, page, filters)
     return ok_list(rows, count)
 
 

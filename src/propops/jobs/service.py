@@ -20,25 +20,21 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, false, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, false, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from propops.agents import service as agents
 from propops.agents.models import Agent, AgentBranch
 from propops.auth.models import ACCOUNT_AGENT, ACCOUNT_CONTRACTOR, ACCOUNT_STAFF, User
 from propops.auth.service import Principal
 from propops.branches import service as branches
-from propops.branches.models import Branch
 from propops.contractors.models import Contractor, Trade
 from propops.core import audit
 from propops.core.clock import iso, utcnow
 from propops.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from propops.core.pagination import Page
-from propops.jobs import notify
+from propops.jobs import notify, reads
 from propops.jobs.models import (
-    COMPLETED_STATUSES,
-    OPEN_STATUSES,
     STATUS_ARCHIVED,
     STATUS_ASSIGNED,
     STATUS_CANCELLED,
@@ -49,9 +45,6 @@ from propops.jobs.models import (
     Job,
     JobEvent,
     JobRecall,
-    JobStatus,
-    JobType,
-    Priority,
     Property,
 )
 from propops.jobs.schemas import JobManageRequest
@@ -147,54 +140,6 @@ async def load_job(
 # --------------------------------------------------------------------------- SLA
 
 
-def sla_status(job: Job, now: datetime | None = None) -> str | None:
-    """on_track / at_risk (under 25 % of the target left) / breached; None without an SLA.
-
-    A finished job keeps the verdict of its completion time (on_track = met, breached = late).
-    """
-    if job.sla_due_at is None or job.status_id == STATUS_CANCELLED:
-        return None
-    if job.status_id in COMPLETED_STATUSES:
-        if job.completed_at is None:
-            return None
-        return "breached" if job.completed_at > job.sla_due_at else "on_track"
-    now = now or utcnow()
-    if now > job.sla_due_at:
-        return "breached"
-    target = timedelta(hours=job.sla_target_hours or 0)
-    if job.sla_due_at - now < target * AT_RISK_SHARE:
-        return "at_risk"
-    return "on_track"
-
-
-def _at_risk_from(dialect: str) -> Any:
-    """SQL for the moment a job becomes at risk: due minus a quarter of its target (15 min per hour)."""
-    minutes = func.coalesce(Job.sla_target_hours, 0) * 15
-    if dialect == "postgresql":
-        return Job.sla_due_at - func.make_interval(0, 0, 0, 0, 0, minutes)
-    return func.datetime(Job.sla_due_at, "-" + func.cast(minutes, type_=_text_type()) + " minutes")
-
-
-def _text_type() -> Any:
-    from sqlalchemy import String
-
-    return String()
-
-
-def sla_condition(status: str, dialect: str, now: datetime) -> ColumnElement[bool]:
-    """The same verdict as ``sla_status`` as a SQL condition, so filtering and counting stay in SQL."""
-    open_ = Job.status_id.in_(OPEN_STATUSES)
-    done = and_(Job.status_id.in_(COMPLETED_STATUSES), Job.completed_at.is_not(None))
-    at_risk_from = _at_risk_from(dialect)
-    now_cmp: Any = now.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S") if dialect == "sqlite" else now
-    has = Job.sla_due_at.is_not(None)
-    if status == "breached":
-        return and_(has, or_(and_(open_, Job.sla_due_at < now), and_(done, Job.completed_at > Job.sla_due_at)))
-    if status == "at_risk":
-        return and_(has, open_, Job.sla_due_at >= now, at_risk_from <= now_cmp)
-    return and_(has, or_(and_(open_, at_risk_from > now_cmp), and_(done, Job.completed_at <= Job.sla_due_at)))
-
-
 async def sla_for(
     session: AsyncSession, branch_id: int, priority_id: int, job_type_id: int | None, reported_at: datetime
 ) -> tuple[int | None, datetime | None]:
@@ -203,102 +148,6 @@ async def sla_for(
 
 
 # --------------------------------------------------------------------------- reads
-
-AgentUser = aliased(User)
-ParentJob = aliased(Job)
-_COLUMNS = (
-    Job,
-    Property.uuid,
-    Property.address_line1,
-    Property.address_line2,
-    Property.town,
-    Property.postcode,
-    JobStatus.name,
-    Priority.name,
-    JobType.name,
-    Trade.name,
-    Branch.name,
-    Agent.uuid,
-    AgentUser.first_name,
-    AgentUser.last_name,
-    Contractor.uuid,
-    Contractor.first_name,
-    Contractor.last_name,
-    Contractor.company_name,
-    ParentJob.uuid,
-)
-
-
-def _joined() -> Any:
-    """One statement for a page of jobs with every name they show (no N+1)."""
-    return (
-        select(*_COLUMNS)
-        .join(Property, Property.id == Job.property_id)
-        .join(JobStatus, JobStatus.id == Job.status_id)
-        .join(Priority, Priority.id == Job.priority_id)
-        .outerjoin(JobType, JobType.id == Job.job_type_id)
-        .join(Trade, Trade.id == Job.trade_id)
-        .join(Branch, Branch.id == Job.branch_id)
-        .outerjoin(Agent, Agent.id == Job.agent_id)
-        .outerjoin(AgentUser, AgentUser.id == Agent.user_id)
-        .outerjoin(Contractor, Contractor.id == Job.contractor_id)
-        .outerjoin(ParentJob, ParentJob.id == Job.parent_job_id)
-    )
-
-
-def _money(value: Decimal | None) -> float | None:
-    return None if value is None else float(value)
-
-
-def row_payload(row: Any, principal: Principal, now: datetime) -> dict[str, Any]:
-    (job, p_uuid, line1, line2, town, postcode, status, priority, job_type, trade, branch) = row[:11]
-    (a_uuid, a_first, a_last, c_uuid, c_first, c_last, c_company, parent_uuid) = row[11:]
-    contractor_name = None
-    if c_uuid is not None:
-        contractor_name = f"{c_first} {c_last}".strip() + (f" ({c_company})" if c_company else "")
-    return {
-        "ID": job.id,
-        "uuid": job.uuid,
-        "job_ref": job.job_ref,
-        "job_title": job.title,
-        "job_description": job.description,
-        "status_id": job.status_id,
-        "status_name": status,
-        "priority_id": job.priority_id,
-        "priority_name": priority,
-        "job_type_id": job.job_type_id,
-        "job_type_name": job_type,
-        "trade_id": job.trade_id,
-        "trade_name": trade,
-        "branch_id": job.branch_id,
-        "branch_name": branch,
-        "agent_id": job.agent_id,
-        "agent_uuid": a_uuid,
-        "agent_name": None if a_uuid is None else f"{a_first} {a_last}".strip(),
-        "contractor_id": job.contractor_id,
-        "contractor_uuid": c_uuid,
-        "contractor_name": contractor_name,
-        "address_id": job.property_id,
-        "address_uuid": p_uuid,
-        "full_address": ", ".join(x for x in (line1, line2, town, postcode) if x),
-        "postcode": postcode,
-        # The client budget is commercial information the contractor does not see.
-        "job_total_budget": None if principal.account_type_id == ACCOUNT_CONTRACTOR else _money(job.client_budget),
-        "contractor_budget": _money(job.contractor_budget),
-        "reported_at": iso(job.reported_at),
-        "assigned_at": iso(job.assigned_at),
-        "accepted_at": iso(job.accepted_at),
-        "started_at": iso(job.started_at),
-        "completed_at": iso(job.completed_at),
-        "closed_at": iso(job.closed_at),
-        "sla_target_hours": job.sla_target_hours,
-        "sla_due_at": iso(job.sla_due_at),
-        "sla_status": sla_status(job, now),
-        "recall_count": job.recall_count,
-        "parent_job_uuid": parent_uuid,
-        "created_at": iso(job.created_at),
-        "updated_at": iso(job.updated_at),
-    }
 
 
 @dataclass(frozen=True)
@@ -320,91 +169,28 @@ class JobFilters:
     date_to: datetime | None = None
 
 
-def _conditions(f: JobFilters, dialect: str, now: datetime) -> list[ColumnElement[bool]]:
-    conds: list[ColumnElement[bool]] = []
-    for column, value in (
-        (Job.status_id, f.status_id),
-        (Job.priority_id, f.priority_id),
-        (Job.branch_id, f.branch_id),
-        (Job.trade_id, f.trade_id),
-        (Job.job_type_id, f.job_type_id),
-        (Job.agent_id, f.agent_id),
-        (Job.contractor_id, f.contractor_id),
-        (Job.created_by_user_id, f.created_by),
-        (Job.property_id, f.address_id),
-    ):
-        if value is not None:
-            conds.append(column == value)
-    if f.agent_uuid is not None:
-        conds.append(Job.agent_id == select(Agent.id).where(Agent.uuid == f.agent_uuid).scalar_subquery())
-    if f.contractor_uuid is not None:
-        conds.append(
-            Job.contractor_id == select(Contractor.id).where(Contractor.uuid == f.contractor_uuid).scalar_subquery()
-        )
-    if f.date_from is not None:
-        conds.append(Job.reported_at >= f.date_from)
-    if f.date_to is not None:
-        conds.append(Job.reported_at < f.date_to)
-    if f.sla_status is not None:
-        conds.append(sla_condition(f.sla_status, dialect, now))
-    if f.search:
-        pattern = branches.like_pattern(f.search)
-        conds.append(
-            or_(
-                func.lower(Job.title).like(pattern, escape="\\"),
-                func.lower(Job.job_ref).like(pattern, escape="\\"),
-                func.lower(Job.description).like(pattern, escape="\\"),
-            )
-        )
-    return conds
-
-
 async def list_jobs(
     session: AsyncSession, principal: Principal, page: Page, f: JobFilters, now: datetime | None = None
 ) -> tuple[list[dict[str, Any]], int]:
-    """Visible jobs, newest first (ID descending: stable). Count and page ids come from ``jobs``
-    alone (indexed), then one joined query fetches the page's names."""
-    now = now or utcnow()
-    dialect = session.get_bind().dialect.name
-    conds = _conditions(f, dialect, now)
-    vis = visibility_condition(principal)
-    if vis is not None:
-        conds.append(vis)
-    count = (await session.execute(select(func.count(Job.id)).where(*conds))).scalar_one()
-    if not count or page.offset >= count:
-        return [], int(count)
-    ids = list(
-        (
-            await session.execute(
-                select(Job.id).where(*conds).order_by(Job.id.desc()).limit(page.limit).offset(page.offset)
-            )
-        ).scalars()
-    )
-    rows = (await session.execute(_joined().where(Job.id.in_(ids)).order_by(Job.id.desc()))).all()
-    return [row_payload(r, principal, now) for r in rows], int(count)
-
-
-async def job_payload(session: AsyncSession, principal: Principal, job: Job) -> dict[str, Any]:
-    row = (await session.execute(_joined().where(Job.id == job.id))).one()
-    return row_payload(row, principal, utcnow())
+    """Visible jobs, newest first, inside ``session``'s transaction (the router reads committed
+    data on the raw driver with ``reads.list_jobs`` directly)."""
+    return await reads.list_jobs(reads.SessionRunner(session), session.get_bind().dialect.name, principal, page, f, now)
 
 
 async def job_detail(session: AsyncSession, principal: Principal, job: Job) -> dict[str, Any]:
-    data = await job_payload(session, principal, job)
-    children = (
-        await session.execute(
-            _visible(select(Job.uuid, Job.job_ref).where(Job.parent_job_id == job.id), principal).order_by(Job.id)
-        )
-    ).all()
-    data["remedial_jobs"] = [{"uuid": u, "job_ref": r} for u, r in children]
-    data["allowed_actions"] = allowed_actions(job, principal)
-    return data
+    """The job as the API shows it after a write, read in the write's transaction."""
+    await session.flush()
+    return await reads.job_detail_by_id(session, principal, job.id)
 
 
 def allowed_actions(job: Job, principal: Principal) -> list[str]:
+    return allowed_actions_for(job.status_id, job.accepted_at is not None, principal)
+
+
+def allowed_actions_for(status_id: int, accepted: bool, principal: Principal) -> list[str]:
     mine = role_actions(principal)
-    out = [a for a, froms in FROM_STATUSES.items() if a in mine and job.status_id in froms]
-    if job.accepted_at is not None and "accept" in out:
+    out = [a for a, froms in FROM_STATUSES.items() if a in mine and status_id in froms]
+    if accepted and "accept" in out:
         out.remove("accept")
     return sorted(out)
 
