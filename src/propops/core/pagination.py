@@ -24,7 +24,7 @@ class Page:
     offset: int
 
 
-def page_params(
+async def page_params(  # async: FastAPI runs a plain-def dependency in a thread pool (two hops)
     limit: Annotated[
         int, Query(ge=1, le=MAX_LIMIT, description="Maximum records to return (1-200).", examples=[50])
     ] = DEFAULT_LIMIT,

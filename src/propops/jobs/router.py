@@ -90,9 +90,10 @@ async def read_jobs(
     dialect = ctx.db.engine.dialect.name
     if chosen == "get":
         # Committed data on the raw driver: one query, no ORM, no transaction.
-        if not uuid:
+        wanted = check_uuid(uuid, "uuid")
+        if not wanted:
             raise InvalidInput.field("uuid", "is required")
-        detail = await reads.job_detail_by_uuid(ctx.read_all, dialect, principal, check_uuid(uuid, "uuid"))
+        detail = await reads.job_detail_by_uuid(ctx.read_all, dialect, principal, wanted)
         if detail is None:
             raise NotFound(service.NOT_FOUND)
         return ok(detail)
