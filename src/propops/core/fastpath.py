@@ -83,7 +83,15 @@ class PostgresReader:
         if self._pool is None:
             import asyncpg
 
-            self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=self.max_size)
+            # Statements here are few, fixed-shape and index-driven; a generic plan, made once per
+            # connection and statement, saves re-planning on every call (planning a 6-table page
+            # query cost ~1.5 ms, more than running it).
+            self._pool = await asyncpg.create_pool(
+                self.dsn,
+                min_size=1,
+                max_size=self.max_size,
+                server_settings={"plan_cache_mode": "force_generic_plan"},
+            )
         return self._pool
 
     async def fetchone(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
