@@ -121,7 +121,5 @@ def database_unavailable(exc: BaseException) -> bool:
             "ConnectionFailureError",
         }:
             return True
-        if module.startswith("redis") and type(current).__name__ in {"ConnectionError", "TimeoutError"}:
-            return True  # the shared rate-limit store
         current = current.__cause__ or current.__context__
     return False

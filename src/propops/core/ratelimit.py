@@ -70,12 +70,11 @@ return count
 
 class RedisRateLimitStore:
     def __init__(self, url: str) -> None:
-        import redis.asyncio as redis_asyncio
+        from propops.core.resp import RespClient, Script
 
-        self._redis = redis_asyncio.from_url(url)
-        # One atomic command per hit (EVALSHA): a MULTI/INCR/EXPIRE/EXEC pipeline cost about
-        # twice the client CPU on every request.
-        self._incr = self._redis.register_script(_INCR_LUA)
+        # One atomic EVALSHA per hit on a small pipelined client (``propops.core.resp``).
+        self._redis = RespClient(url)
+        self._incr = Script(self._redis, _INCR_LUA)
 
     async def hit(self, key: str, limit: int, window_seconds: int) -> RateLimitResult:
         start, reset = _window(window_seconds)
@@ -83,7 +82,7 @@ class RedisRateLimitStore:
         return RateLimitResult(limit=limit, remaining=limit - int(count), reset_at=reset)
 
     async def close(self) -> None:
-        await self._redis.aclose()
+        await self._redis.close()
 
 
 def make_store(backend: str, redis_url: str) -> RateLimitStore:
