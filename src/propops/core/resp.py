@@ -116,7 +116,7 @@ class RespClient:
                     reply = await read_reply(reader)
                     if isinstance(reply, RespError):
                         writer.close()
-                        raise ConnectionError(f"Redis refused {command[0]}: {reply}")
+                        raise ConnectionError(f"Redis refused {command[0]!s}: {reply}")
             self._conn = _Connection(reader, writer)
             return self._conn
 
