@@ -311,13 +311,15 @@ def ensure_allowed(principal: Principal, job: Job, action: str) -> None:
     _ensure_from(job, action, principal)
 
 
-async def _priority(session: AsyncSession, value: int | str | None) -> int:
-    lookups = await branches.load_lookups(session)
+async def _priority(session: AsyncSession, value: int | str | None, lookups: branches.Lookups | None = None) -> int:
+    lookups = lookups or await branches.load_lookups(session)
     return lookups.priority(value, "priority_id")
 
 
-async def _job_type(session: AsyncSession, value: int | str | None) -> int | None:
-    lookups = await branches.load_lookups(session)
+async def _job_type(
+    session: AsyncSession, value: int | str | None, lookups: branches.Lookups | None = None
+) -> int | None:
+    lookups = lookups or await branches.load_lookups(session)
     return lookups.job_type(value, "job_type_id")
 
 
@@ -407,8 +409,9 @@ async def create_job(
         raise InvalidInput.field(
             "status_id", "a new job starts as New (1); send contractor_uuid to assign it in the same call"
         )
-    priority_id = await _priority(session, body.priority_id)
-    job_type_id = await _job_type(session, body.job_type_id)
+    lookups = await branches.load_lookups(session)  # once for both checks
+    priority_id = await _priority(session, body.priority_id, lookups)
+    job_type_id = await _job_type(session, body.job_type_id, lookups)
     trade_id = await _trade(session, body.trade_id, job_type_id)
     prop = await _property(session, principal, body)
     agent_id = await _agent(session, principal, body.agent_id, body.agent_uuid, prop.branch_id)
