@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
 
 from propops.auth.deps import require
 from propops.auth.service import Principal
@@ -62,7 +63,6 @@ def _date(value: str | None, field: str, *, end: bool = False) -> datetime | Non
 )
 async def read_jobs(
     principal: JobsCaller,
-    session: DbSession,
     ctx: Ctx,
     page: PageParams,
     action: Annotated[
@@ -85,7 +85,11 @@ async def read_jobs(
     sla_status: Annotated[Literal["on_track", "at_risk", "breached"] | None, Query()] = None,
     date_from: Annotated[str | None, Query(max_length=40, description="reported on or after")] = None,
     date_to: Annotated[str | None, Query(max_length=40, description="reported on or before (whole day)")] = None,
-) -> dict[str, Any]:
+) -> Any:
+    """list and get read committed rows on the raw driver and reply without re-validating them
+    (``reads`` builds exactly the documented fields; the schema tests check every reply): the
+    busiest endpoint, no ORM session, no transaction. The history and the suggestions use a
+    read-only session."""
     chosen = action
     dialect = ctx.db.engine.dialect.name
     if chosen == "get":
@@ -96,16 +100,17 @@ async def read_jobs(
         detail = await reads.job_detail_by_uuid(ctx.read_all, dialect, principal, wanted)
         if detail is None:
             raise NotFound(service.NOT_FOUND)
-        return ok(detail)
-    if chosen == "list_commits":
-        rows, count = await service.list_commits(session, principal, uuid, page)
-        return ok_list(rows, count)
-    if chosen == "suggest_contractors":
-        service._ensure_may(principal, "assign")
-        job = await service.load_job(session, principal, uuid)
-        prop = await session.get(Property, job.property_id)
-        assert prop is not None
-        return ok(await assignment.suggest(session, job, prop, page.limit, page.offset))
+        return JSONResponse(ok(detail))
+    async with ctx.db.sessionmaker() as session:
+        if chosen == "list_commits":
+            rows, count = await service.list_commits(session, principal, uuid, page)
+            return ok_list(rows, count)
+        if chosen == "suggest_contractors":
+            service._ensure_may(principal, "assign")
+            job = await service.load_job(session, principal, uuid)
+            prop = await session.get(Property, job.property_id)
+            assert prop is not None
+            return ok(await assignment.suggest(session, job, prop, page.limit, page.offset))
     filters = service.JobFilters(
         search=clean_search(search),
         status_id=status_id,
@@ -124,7 +129,7 @@ async def read_jobs(
         date_to=_date(date_to, "date_to", end=True),
     )
     rows, count = await reads.list_jobs(ctx.read_all, dialect, principal, page, filters)
-    return ok_list(rows, count)
+    return JSONResponse(ok_list(rows, count))
 
 
 MESSAGES = {
