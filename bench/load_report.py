@@ -552,6 +552,13 @@ def summary(rows: list[dict[str, Any]], args: argparse.Namespace, dataset: str) 
               f"   ({n} requests; p50/p99 = worst endpoint)")  # fmt: skip
     verdict = "MET" if not misses else "MISSED"
     print(f"goal at {top} clients (every endpoint p99 <= {GOAL_P99_MS:.0f} ms, 0 errors): {verdict}")
+    held = [
+        c
+        for c in args.concurrency
+        if all(r["p99"] <= GOAL_P99_MS and not r["errors"] for r in rows
+               if r["clients"] == c and r["endpoint"] != "floor GET /api/ping")
+    ]  # fmt: skip
+    print(f"levels where every endpoint met it: {', '.join(map(str, held)) or 'none'} clients")
     for r in misses:
         print(f"  miss: {r['endpoint']:<32} p99 {r['p99']:.0f} ms (server p99 {r['srv_p99']:.0f} ms), "
               f"errors {r['errors']} {({k: v for k, v in r['codes'].items() if not k.startswith('2')})}")  # fmt: skip

@@ -101,6 +101,7 @@ async def test_app_on_a_closed_port_answers_503_quickly(tmp_path: Path) -> None:
             _unavailable(await c.get("/api/health"))
             auth = {"Authorization": "Bearer " + "a" * 64}
             _unavailable(await c.get("/api/contractors/trades", headers=auth))
+            _unavailable(await c.get("/api/jobs/manage", headers=auth, params={"action": "list"}))
             _unavailable(
                 await c.post("/api/jobs/manage", headers={**auth, "X-CSRF-Token": "x"}, json={"action": "create"})
             )
@@ -116,8 +117,9 @@ async def test_orm_connection_refused_on_authenticated_routes_is_503(
     make_app: Callable[..., Any],
 ) -> None:
     """The token check works (the fast path still reaches its database) but the request's ORM
-    session cannot connect: a read and a write are 503 envelopes, not 500; once the database is
-    back, the same app serves again without a restart."""
+    session cannot connect: ORM reads and a write are 503 envelopes, not 500; once the database is
+    back, the same app serves again without a restart. (The jobs list and job get read on the
+    raw driver; ``test_app_on_a_closed_port_answers_503_quickly`` covers that path.)"""
     app: FastAPI = await make_app()
     async with client_for(app) as c:
         admin = await login_as(c, "admin@example.com")
@@ -125,8 +127,8 @@ async def test_orm_connection_refused_on_authenticated_routes_is_503(
         working = ctx.db
         ctx.db = Database(f"postgresql+asyncpg://postgres@127.0.0.1:{_closed_port()}/propops")
         try:
-            _unavailable(await admin.get("/api/jobs/manage", params={"action": "list"}))
-            _unavailable(await admin.get("/api/contractors/list", params={"action": "list", "postcode": "N1 9GU"}))
+            _unavailable(await admin.get("/api/agents/list", params={"action": "list"}))
+            _unavailable(await admin.get("/api/admin/branches", params={"action": "list"}))
             _unavailable(
                 await admin.post(
                     "/api/jobs/manage",
