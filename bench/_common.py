@@ -61,14 +61,15 @@ def free_port(start: int) -> int:
 
 @contextmanager
 def server(factory: str, env: dict[str, str], port: int, workers: int = 1) -> Iterator[str]:
-    """uvicorn serving ``factory`` (module:function) on loopback until the block ends."""
+    """``propops.server`` (uvicorn workers on SO_REUSEPORT sockets, what ``propops serve`` runs)
+    serving ``factory`` (module:function) on loopback until the block ends."""
     full_env = {**os.environ, **env, "PYTHONPATH": f"{ROOT / 'bench'}:{ROOT / 'src'}"}
     cmd = [
         sys.executable,
         "-m",
-        "uvicorn",
-        "--factory",
+        "propops.server",
         factory,
+        "--factory",
         "--host",
         "127.0.0.1",
         "--port",
@@ -77,7 +78,6 @@ def server(factory: str, env: dict[str, str], port: int, workers: int = 1) -> It
         str(workers),
         "--log-level",
         "warning",
-        "--no-access-log",
     ]
     proc = subprocess.Popen(cmd, env=full_env, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"

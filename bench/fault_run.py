@@ -1,7 +1,7 @@
 """Fault run: restart PostgreSQL and stop SMTP while the service is under load; nothing may be lost.
 
 Builds a fresh PostgreSQL database (migrations + demo data), starts an SMTP stand-in (aiosmtpd on
-loopback, in this process), ``uvicorn --factory propops.main:asgi --workers N`` and a separate
+loopback, in this process), ``python -m propops.server propops.main:asgi --factory --workers N`` and a separate
 ``propops worker`` that delivers the outbox, all on ports 8800-8899. Then, under moderate load
 (clients creating jobs with a case note that emails the agent through the outbox, uploading
 certificates, reading lists and jobs):
@@ -14,7 +14,7 @@ certificates, reading lists and jobs):
 It checks and prints:
   - during the outages requests fail cleanly: 503 with the PropOps envelope, never a 500, never a
     hang (a request that takes longer than the client timeout, 10 s, counts as a hang);
-  - the service recovers by itself (no restart of uvicorn or the worker): time from the restart
+  - the service recovers by itself (no restart of the server or the worker): time from the restart
     until /api/health and the first acknowledged write answer again; errors after recovery;
   - no job, case note, certificate or email is lost or duplicated: acknowledged creations (2xx)
     against rows in the database (by a unique tag per request), certificate files in storage, and
@@ -456,7 +456,7 @@ def report(load: Load, state: dict[str, Any], sink: Sink, storage: Path, timings
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (default 2)")
+    p.add_argument("--workers", type=int, default=2, help="server worker processes (default 2)")
     p.add_argument("--clients", type=int, default=6, help="concurrent clients (default 6; moderate load)")
     p.add_argument("--warm", type=float, default=15, help="seconds of load before the first fault (15)")
     p.add_argument("--pg-restarts", type=int, default=1, choices=[0, 1, 2], help="PostgreSQL restarts (0-2, default 1)")
@@ -549,7 +549,7 @@ def main() -> None:
             outcome = report(load, state, smtp.sink, storage, timings)
         failed = [c for c in outcome.checks if not c[1]]
         print("\n" + "=" * 100)
-        print(f"SUMMARY  fault_run  uvicorn --workers {a.workers}, {a.clients} clients, PostgreSQL restarts "
+        print(f"SUMMARY  fault_run  propops.server --workers {a.workers}, {a.clients} clients, PostgreSQL restarts "
               f"{a.pg_restarts}, SMTP outage {a.smtp_outage:.0f} s")  # fmt: skip
         led = load.ledger
         print(f"acknowledged: jobs {len(led.jobs)}, case notes {len(led.notes)}, certificates {len(led.certs)}; "

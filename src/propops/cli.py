@@ -93,26 +93,22 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     no_demo: Annotated[bool, typer.Option("--no-demo", help="Do not seed demo data")] = False,
-    workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="worker processes (each its own SO_REUSEPORT socket)")
+    ] = 1,
 ) -> None:
     """Migrate, seed demo data into an empty database, print demo credentials, then serve HTTP."""
-    import uvicorn
-
     from propops.core.migrate import upgrade
+    from propops.server import ServeOptions
+    from propops.server import serve as run_server
 
     settings = _settings()
     upgrade(settings.database_url)
     if not no_demo:
         asyncio.run(_seed_and_report(settings, only_if_empty=True))
     typer.echo(f"PropOps on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
-    uvicorn.run(
-        "propops.main:asgi",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=settings.log_level.lower(),
-        access_log=False,
+    run_server(
+        ServeOptions("propops.main:asgi", host, port, workers, factory=True, log_level=settings.log_level.lower())
     )
 
 

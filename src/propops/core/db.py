@@ -108,10 +108,12 @@ def make_engine(url: str, *, pool: bool = True) -> AsyncEngine:
         # the overflow limit were only woken by the pool timeout (default 30 s): a hang past any
         # client's patience. 5 s turns that into a prompt 503. connect timeout: same for a server
         # that accepts TCP but does not answer.
+        # No pre-ping: it cost a round trip on every checkout. A connection broken by a server
+        # restart fails its request with a 503 and SQLAlchemy then discards the whole pool
+        # (disconnect errors invalidate it), so recovery needs no ping.
         kwargs.update(
             pool_size=10,
             max_overflow=20,
-            pool_pre_ping=True,
             pool_recycle=1800,
             pool_timeout=POOL_TIMEOUT_SECONDS,
             connect_args={"timeout": CONNECT_TIMEOUT_SECONDS},

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
+import pydantic_core
 from pydantic import BaseModel, Field
+from starlette.responses import JSONResponse
 
 T = TypeVar("T")
 
@@ -40,6 +42,15 @@ class ErrorEnvelope(BaseModel):
     message: str
     errors: list[FieldError] = []
     request_id: str | None = None
+
+
+class RawJSONResponse(JSONResponse):
+    """For a route that returns an envelope it built from plain values (ints, strings, floats,
+    None, lists, dicts) without validating it again: rendered by pydantic-core, several times
+    faster than ``json.dumps`` on a page of jobs."""
+
+    def render(self, content: Any) -> bytes:
+        return pydantic_core.to_json(content)
 
 
 def ok(data: Any, message: str = OK_MESSAGE) -> dict[str, Any]:

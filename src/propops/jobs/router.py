@@ -6,13 +6,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
 
 from propops.auth.deps import require
 from propops.auth.service import Principal
 from propops.branches.service import check_uuid, clean_search
 from propops.core.deps import Ctx, DbSession
-from propops.core.envelope import Envelope, ListEnvelope, error_responses, ok, ok_list
+from propops.core.envelope import Envelope, ListEnvelope, RawJSONResponse, error_responses, ok, ok_list
 from propops.core.errors import InvalidInput, NotFound
 from propops.core.pagination import PageParams
 from propops.core.params import UUID_EXAMPLE, UUID_PATTERN, SearchQuery, UuidQuery
@@ -100,7 +99,7 @@ async def read_jobs(
         detail = await reads.job_detail_by_uuid(ctx.read_all, dialect, principal, wanted)
         if detail is None:
             raise NotFound(service.NOT_FOUND)
-        return JSONResponse(ok(detail))
+        return RawJSONResponse(ok(detail))
     async with ctx.db.sessionmaker() as session:
         if chosen == "list_commits":
             rows, count = await service.list_commits(session, principal, uuid, page)
@@ -129,7 +128,7 @@ async def read_jobs(
         date_to=_date(date_to, "date_to", end=True),
     )
     rows, count = await reads.list_jobs(ctx.read_all, dialect, principal, page, filters)
-    return JSONResponse(ok_list(rows, count))
+    return RawJSONResponse(ok_list(rows, count))
 
 
 MESSAGES = {

@@ -1,0 +1,119 @@
+"""``propops.server``: worker processes on SO_REUSEPORT sockets, supervised; real processes, real
+sockets on loopback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from propops import server
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.skipif(not server.reuseport_available(), reason="needs SO_REUSEPORT (Linux)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def running() -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'src'}"}
+    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "propops.server", "tests.core.pid_app:app", "--port", str(port), "--workers", "2",
+         "--log-level", "warning"],
+        env=env,
+        cwd=ROOT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+            break
+        except httpx.TransportError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("server did not start")
+    time.sleep(1.0)  # the second worker may bind a moment after the first
+    try:
+        yield proc, port
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _pids(port: int, connections: int = 60) -> list[int]:
+    """One request on each of ``connections`` fresh keep-alive connections: which worker took it."""
+    pids = []
+    for _ in range(connections):
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as c:
+            pids.append(int(c.get("/").text))
+    return pids
+
+
+def test_connections_spread_over_workers_and_sigterm_stops_all(running: tuple[subprocess.Popen[bytes], int]) -> None:
+    proc, port = running
+    pids = _pids(port)
+    counts = {p: pids.count(p) for p in set(pids)}
+    assert len(counts) == 2, counts  # both workers take connections (the kernel hashes them)
+    assert min(counts.values()) >= 10, counts
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=20) == 0
+    for pid in counts:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+
+
+def test_a_dead_worker_is_replaced(running: tuple[subprocess.Popen[bytes], int]) -> None:
+    _, port = running
+    before = set(_pids(port, 40))
+    victim = min(before)
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    after: set[int] = set()
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        after = set(_pids(port, 20))
+        if len(after) == 2 and victim not in after:
+            break
+    assert victim not in after and len(after) == 2, (before, after)
+
+
+def test_port_taken_by_another_socket_fails_fast() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        with pytest.raises(OSError):
+            server.serve(server.ServeOptions("tests.core.pid_app:app", port=port, workers=2))
+
+
+def test_reuseport_sockets_share_a_port() -> None:
+    a = server.bind_reuseport("127.0.0.1", 0, 8)
+    try:
+        b = server.bind_reuseport("127.0.0.1", a.getsockname()[1], 8)
+        b.close()
+    finally:
+        a.close()
+
+
+@pytest.mark.parametrize("workers", ["0", "65", "x"])
+def test_worker_count_is_validated(workers: str) -> None:
+    with pytest.raises(SystemExit):
+        server.main(["tests.core.pid_app:app", "--workers", workers])
