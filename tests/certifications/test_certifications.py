@@ -414,3 +414,55 @@ class TestCertificationTypes:
             ),
             403,
         )
+
+
+class TestFileNames:
+    async def test_name_taken_on_disk_moves_to_the_next_second(self, app: FastAPI, a: AuthedClient) -> None:
+        """A file already published under this second's name (a concurrent upload that has not
+        committed yet) is never overwritten: the upload takes the next free second."""
+        import time
+
+        uuid = await contractor_uuid(app, A_EMAIL)
+        r = await upload(a, uuid, PDF)
+        assert r.status_code == 200, r.text
+        contractor_id, type_id = r.json()["data"]["contractor_id"], r.json()["data"]["certification_type_id"]
+        now = int(time.time())
+        base = storage_root(app) / "certifications"
+        squatters = [base / f"cert_{contractor_id}_{type_id}_{now + i}.pdf" for i in range(3)]
+        for path in squatters:
+            path.write_bytes(b"someone else's file")
+        r = await upload(a, uuid, PDF)
+        assert r.status_code == 200, r.text
+        name = r.json()["data"]["file"]
+        assert name not in {p.name for p in squatters}
+        assert int(name.rsplit("_", 1)[1].split(".")[0]) >= now + 3
+        assert all(p.read_bytes() == b"someone else's file" for p in squatters)
+
+    async def test_concurrent_uploads_of_one_second_all_succeed(self, app: FastAPI, a: AuthedClient) -> None:
+        import asyncio
+
+        uuid = await contractor_uuid(app, A_EMAIL)
+        replies = await asyncio.gather(*(upload(a, uuid, PDF, certificate_number=f"GS-{i}") for i in range(4)))
+        assert [r.status_code for r in replies] == [200] * 4, [r.text for r in replies]
+        names = {r.json()["data"]["file"] for r in replies}
+        assert len(names) == 4
+        assert all((storage_root(app) / "certifications" / n).read_bytes() == PDF for n in names)
+
+    async def test_publish_is_the_arbiter_not_the_existence_check(self, app: FastAPI, tmp_path: Path) -> None:
+        """Two uploads of one second can both see the name free (neither row committed, the other
+        file not yet linked); the atomic publish must then move the loser to the next second."""
+        import time
+
+        from propops.certifications.service import _publish_free_name
+
+        storage = LocalStorage(tmp_path / "certs")
+        now = int(time.time())
+        for i in range(3):
+            (storage.root / f"cert_999999_1_{now + i}.pdf").write_bytes(b"won by another upload")
+        staged = storage.staging_file()
+        staged.write_bytes(PDF)
+        async with app.state.ctx.db.sessionmaker() as session:
+            name = await _publish_free_name(session, storage, 999999, 1, "pdf", staged)
+        assert int(name.rsplit("_", 1)[1].split(".")[0]) >= now + 3
+        assert (storage.root / name).read_bytes() == PDF and not staged.exists()
+        assert (storage.root / f"cert_999999_1_{now}.pdf").read_bytes() == b"won by another upload"

@@ -366,14 +366,24 @@ def _delete_after_commit(session: AsyncSession, storage: Storage, name: str) -> 
     event.listen(session.sync_session, "after_rollback", rolled_back)
 
 
-async def _free_name(session: AsyncSession, storage: Storage, contractor_id: int, type_id: int, ext: str) -> str:
+async def _publish_free_name(
+    session: AsyncSession, storage: Storage, contractor_id: int, type_id: int, ext: str, staged: Path
+) -> str:
+    """Publish ``staged`` under the seed's ``cert_{contractor}_{type}_{unix}.{ext}``, moving to the
+    next second while a name is taken. The atomic publish decides between two concurrent uploads
+    of the same second (both may find the name free in the database: neither row is committed)."""
     unix = int(time.time())
     for _ in range(1000):
         name = f"cert_{contractor_id}_{type_id}_{unix}.{ext}"
-        taken = (await session.execute(select(Certification.id).where(Certification.file_name == name))).first()
-        if taken is None and not await storage.exists(name):
-            return name
         unix += 1
+        taken = (await session.execute(select(Certification.id).where(Certification.file_name == name))).first()
+        if taken is not None:
+            continue
+        try:
+            await storage.save(name, staged)
+        except FileExistsError:
+            continue
+        return name
     raise Conflict("Could not allocate a file name; retry shortly.")  # pragma: no cover
 
 
@@ -423,8 +433,7 @@ async def upload_certification(
             raise UnsupportedMediaType(
                 f"The file's content ({detected.upper()}) does not match its extension (.{ext})."
             )
-        name = await _free_name(session, storage, contractor.id, cert_type.id, kind)
-        await storage.save(name, staged.path)
+        name = await _publish_free_name(session, storage, contractor.id, cert_type.id, kind, staged.path)
         published = name
         _cleanup_on_rollback(session, storage, name)
 

@@ -27,7 +27,8 @@ class Storage(Protocol):
         ...
 
     async def save(self, name: str, staged: Path) -> None:
-        """Publish a fully written (and fsynced) staged file under ``name``; never overwrites."""
+        """Publish a fully written (and fsynced) staged file under ``name``; never overwrites:
+        raises ``FileExistsError`` when ``name`` is taken (a concurrent upload won it)."""
         ...
 
     def open(self, name: str) -> AsyncGenerator[bytes, None]:
