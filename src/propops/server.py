@@ -64,10 +64,23 @@ def _config(opts: ServeOptions) -> Any:
     )
 
 
+def _die_with_parent() -> None:
+    """Linux: SIGTERM (uvicorn's graceful shutdown) when the supervisor dies, even by SIGKILL, so
+    no orphaned worker keeps serving the port."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    parent = multiprocessing.parent_process()
+    if parent is not None and os.getppid() != parent.pid:  # it died before prctl took effect
+        sys.exit(0)
+
+
 def _worker(opts: ServeOptions) -> None:
     """One worker: its own socket in the port's reuseport group, one uvicorn server on it."""
     import uvicorn
 
+    _die_with_parent()
     sock = bind_reuseport(opts.host, opts.port, opts.backlog)
     uvicorn.Server(_config(opts)).run(sockets=[sock])
 

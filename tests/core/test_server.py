@@ -52,8 +52,12 @@ def running() -> Iterator[tuple[subprocess.Popen[bytes], int]]:
         yield proc, port
     finally:
         if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def _pids(port: int, connections: int = 60) -> list[int]:
@@ -111,6 +115,29 @@ def test_reuseport_sockets_share_a_port() -> None:
         b.close()
     finally:
         a.close()
+
+
+def test_workers_die_with_a_killed_supervisor(running: tuple[subprocess.Popen[bytes], int]) -> None:
+    """SIGKILL leaves the supervisor no chance to stop its workers: they must not live on."""
+    proc, port = running
+    workers = set(_pids(port, 20))
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 20
+    alive = workers
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.2)
+        alive = {pid for pid in workers if _running(pid)}
+    assert not alive
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as fh:  # a zombie waiting for its reaper is gone for our purpose
+        return fh.read().rpartition(")")[2].split()[0] != "Z"
 
 
 @pytest.mark.parametrize("workers", ["0", "65", "x"])
