@@ -126,6 +126,11 @@ def wrk(
     for k, v in (headers or {}).items():
         cmd += ["-H", f"{k}: {v}"]
     out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
+    return parse_wrk(out)
+
+
+def parse_wrk(out: str) -> WrkResult:
+    """Throughput, p50/p99 and errors (non-2xx/3xx replies plus socket errors) from ``wrk --latency``."""
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     dist = out.split("Latency Distribution", 1)[-1]
     p50 = _ms(re.search(r"\b50%\s+(\S+)", dist).group(1))  # type: ignore[union-attr]

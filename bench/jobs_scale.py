@@ -35,7 +35,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from _common import WrkResult, _ms, free_port, fresh_database, server
+from _common import WrkResult, free_port, fresh_database, parse_wrk, server
 
 N_BRANCHES, N_AGENTS, N_CONTRACTORS = 50, 500, 5000
 PROPERTIES_PER_BRANCH = 2000
@@ -399,7 +399,6 @@ def wrk_paths(
     method: str = "GET", body: str | None = None,
 ) -> WrkResult:  # fmt: skip
     """wrk rotating over ``paths`` (a Lua script), same parsing as ``_common.wrk``."""
-    import re
 
     lua = "paths = {" + ", ".join(json.dumps(p) for p in paths) + "}\n"
     lua += "i = 0\n"
@@ -431,14 +430,7 @@ def wrk_paths(
         out = subprocess.run(cmd + [base + paths[0]], capture_output=True, text=True, check=True).stdout
     finally:
         os.unlink(script)
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    dist = out.split("Latency Distribution", 1)[-1]
-    p50 = _ms(re.search(r"\b50%\s+(\S+)", dist).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"\b99%\s+(\S+)", dist).group(1))  # type: ignore[union-attr]
-    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    errors = (int(non2xx.group(1)) if non2xx else 0) + (sum(map(int, sock.groups())) if sock else 0)
-    return WrkResult(rps, p50, p99, errors)
+    return parse_wrk(out)
 
 
 def timed_gets(base: str, paths: list[str], headers: dict[str, str], rounds: int = 3) -> tuple[float, float, int]:

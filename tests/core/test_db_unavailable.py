@@ -83,18 +83,24 @@ def test_query_and_programming_errors_are_not_unavailable(exc: BaseException) ->
     assert not database_unavailable(exc)
 
 
+def _app_without_database(tmp_path: Path) -> FastAPI:
+    """An app whose PostgreSQL URL points at a port nothing listens on."""
+    url = f"postgresql+asyncpg://postgres@127.0.0.1:{_closed_port()}/propops"
+    return create_app(
+        Settings(
+            environment="test",
+            database_url=url,
+            storage_dir=tmp_path / "storage",
+            secret_key="test-secret-key-" + "x" * 32,
+            log_level="WARNING",
+        )
+    )
+
+
 async def test_app_on_a_closed_port_answers_503_quickly(tmp_path: Path) -> None:
     """Nothing listens on the database port: health and an authenticated route are 503 envelopes
     (the token cannot be checked, so not 401 either), and fast (no hang)."""
-    url = f"postgresql+asyncpg://postgres@127.0.0.1:{_closed_port()}/propops"
-    settings = Settings(
-        environment="test",
-        database_url=url,
-        storage_dir=tmp_path / "storage",
-        secret_key="test-secret-key-" + "x" * 32,
-        log_level="WARNING",
-    )
-    app = create_app(settings)
+    app = _app_without_database(tmp_path)
     try:
         async with client_for(app) as c:
             started = time.perf_counter()
@@ -163,15 +169,7 @@ async def test_failed_commit_is_503_and_nothing_is_acknowledged(admin: AuthedCli
 
 async def test_unavailable_is_not_a_hang_under_concurrency(tmp_path: Path) -> None:
     """Many concurrent requests against a dead database all end quickly as 503."""
-    url = f"postgresql+asyncpg://postgres@127.0.0.1:{_closed_port()}/propops"
-    settings = Settings(
-        environment="test",
-        database_url=url,
-        storage_dir=tmp_path / "storage",
-        secret_key="test-secret-key-" + "x" * 32,
-        log_level="WARNING",
-    )
-    app = create_app(settings)
+    app = _app_without_database(tmp_path)
     try:
         async with client_for(app) as c:
             results = await asyncio.wait_for(asyncio.gather(*(c.get("/api/health") for _ in range(40))), timeout=20)

@@ -13,6 +13,7 @@ import sqlite3
 import time
 from typing import Any, Protocol
 
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from propops.core.db import db_time_ms
@@ -145,6 +146,12 @@ def make_reader(database_url: str) -> FastReader | None:
     return None
 
 
+def text_statement(template: str, params: tuple[Any, ...]) -> tuple[Any, dict[str, Any]]:
+    """``template`` as a SQLAlchemy text statement (``:p0``, ``:p1``...) and its bound values, for
+    running the raw reader's SQL through an engine or a session."""
+    return text(template.format(*[f":p{i}" for i in range(len(params))])), {f"p{i}": v for i, v in enumerate(params)}
+
+
 async def read(
     ctx_db: Any, reader: FastReader | None, template: str, params: tuple[Any, ...], *, one: bool = False
 ) -> Any:
@@ -158,10 +165,8 @@ async def read(
             bucket = db_time_ms.get()
             if bucket is not None:
                 bucket[0] += (time.perf_counter() - started) * 1000.0
-    from sqlalchemy import text
-
-    stmt = text(template.format(*[f":p{i}" for i in range(len(params))]))
+    stmt, values = text_statement(template, params)
     async with ctx_db.engine.connect() as conn:
-        result = await conn.execute(stmt, {f"p{i}": v for i, v in enumerate(params)})
+        result = await conn.execute(stmt, values)
         rows = [tuple(r) for r in result]
     return (rows[0] if rows else None) if one else rows

@@ -24,13 +24,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from propops.auth.models import ACCOUNT_AGENT, ACCOUNT_CONTRACTOR, ACCOUNT_STAFF
 from propops.auth.service import Principal
 from propops.branches import service as branches
 from propops.core.clock import as_utc, utcnow
+from propops.core.fastpath import text_statement
 from propops.core.pagination import Page
 from propops.jobs.models import COMPLETED_STATUSES, OPEN_STATUSES
 
@@ -47,8 +47,8 @@ class SessionRunner:
         self.session = session
 
     async def __call__(self, template: str, *params: Any) -> list[tuple[Any, ...]]:
-        stmt = text(template.format(*[f":p{i}" for i in range(len(params))]))
-        result = await self.session.execute(stmt, {f"p{i}": v for i, v in enumerate(params)})
+        stmt, values = text_statement(template, params)
+        result = await self.session.execute(stmt, values)
         return [tuple(r) for r in result]
 
 
