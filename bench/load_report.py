@@ -441,10 +441,13 @@ class CpuMeter:
         share["generator"] = (b["generator"] - a["generator"]) / wall * 100
         share["machine"] = (b["machine"] - a["machine"]) / wall * 100
         others = share["machine"] - share["server"] - share["pg"] - share["generator"]
+        # Per server process (supervisor and workers): shows whether the workers share the load.
+        each = sorted(((t - a["server"].get(pid, 0.0)) / wall * 100 for pid, t in b["server"].items()), reverse=True)
         return (
             f"CPU over the level, % of one core (the machine has {os.cpu_count()}): server workers "
             f"{share['server']:.0f}, PostgreSQL backends of this database {share['pg']:.0f}, load generator "
-            f"{share['generator']:.0f}, everything else on the machine (other sessions) {others:.0f}"
+            f"{share['generator']:.0f}, everything else on the machine (other sessions) {others:.0f}; "
+            f"per server process {' / '.join(f'{x:.0f}' for x in each)}"
         )
 
 
