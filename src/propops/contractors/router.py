@@ -21,7 +21,7 @@ from propops.contractors.schemas import (
     TradeRead,
 )
 from propops.core.deps import Ctx, DbSession
-from propops.core.envelope import Envelope, ListEnvelope, error_responses, ok, ok_list
+from propops.core.envelope import Envelope, ListEnvelope, RawJSONResponse, error_responses, ok, ok_list
 from propops.core.errors import InvalidInput
 from propops.core.pagination import MAX_INT32, PageParams
 from propops.core.params import PostcodeQuery
@@ -102,10 +102,11 @@ async def list_contractors(
     postcode: PostcodeQuery = None,
     max_distance_km: MaxDistance = None,
     max_travel_minutes: MaxTravel = None,
-) -> dict[str, Any]:
+) -> RawJSONResponse:
+    """The coverage search, a hot path: rows are plain values, sent without ``jsonable_encoder``."""
     f = await _filters(ctx, search, name, trade_id, postcode, max_distance_km, max_travel_minutes)
     rows, count = await service.list_contractors(db, f, page, read_all=ctx.read_all)
-    return ok_list(rows, count)
+    return RawJSONResponse(ok_list(rows, count))
 
 
 @router.get(

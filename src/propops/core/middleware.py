@@ -7,6 +7,7 @@ framework-floor benchmark counts every microsecond it adds.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -40,6 +41,8 @@ class PropOpsMiddleware:
     def __init__(self, app: ASGIApp, ctx: AppContext) -> None:
         self.app = app
         self.ctx = ctx
+        limit = ctx.settings.max_concurrent_requests
+        self.gate: asyncio.Semaphore | None = asyncio.Semaphore(limit) if limit > 0 else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -68,7 +71,14 @@ class PropOpsMiddleware:
 
         max_body = settings.max_upload_bytes + REQUEST_BODY_SLACK
         declared = _content_length(scope)
+        gate = self.gate
+        if gate is not None and declared is not None and declared > settings.admission_exempt_body_bytes:
+            gate = None
+        admitted = False
         try:
+            if gate is not None:
+                await gate.acquire()
+                admitted = True
             if settings.rate_limit_enabled:
                 limit = await self.ctx.rate_limits.hit(
                     f"ip:{client_ip(scope)}", settings.rate_limit_per_ip, settings.rate_limit_window_seconds
@@ -125,6 +135,8 @@ class PropOpsMiddleware:
                     failure("An unexpected error occurred. Please try again later.", request_id=request_id),
                 )
         finally:
+            if admitted:
+                gate.release()  # type: ignore[union-attr]
             db_time_ms.reset(token)
             log.info(
                 "%s %s %s %.1fms db=%.1fms id=%s",

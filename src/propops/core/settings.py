@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     rate_limit_backend: Literal["memory", "redis"] = "memory"
     redis_url: str = "redis://127.0.0.1:6379/0"
 
+    # Admission control, per server process: at most this many requests are handled at once; the
+    # rest wait their turn in arrival order (0 = no limit). See ``propops.core.middleware``.
+    max_concurrent_requests: int = Field(default=8, ge=0)
+    # Request bodies larger than this (uploads) skip the queue: a slow uploader must not hold a slot.
+    admission_exempt_body_bytes: int = Field(default=64 * 1024, ge=0)
+
     # Outbound email.
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025

@@ -79,6 +79,8 @@ class Job(UUIDMixin, TimestampMixin, Base):
         Index("ix_jobs_agent_id_reported_at", "agent_id", "reported_at"),
         # Covering index for agent KPIs (migration 0006): index-only scans over one agent's jobs.
         Index("ix_jobs_agent_kpi", "agent_id", "reported_at", "status_id", "completed_at", "branch_id", "id"),
+        # Covering index for the SLA verdict per branch (migration 0008): sla_status counts.
+        Index("ix_jobs_branch_sla", "branch_id", "status_id", "sla_due_at", "completed_at", "sla_target_hours"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     job_ref: Mapped[str] = mapped_column(String(20), unique=True)
