@@ -1,5 +1,14 @@
-"""The outermost ASGI layer: request id, IP rate limit, body-size cap, timing headers, last-resort
-503 (database unreachable, see ``errors.database_unavailable``) or 500.
+"""The outermost ASGI layer: request id, admission gate, IP rate limit, body-size cap, timing
+headers, last-resort 503 (database unreachable, see ``errors.database_unavailable``) or 500.
+
+Admission gate: at most ``max_concurrent_requests`` requests of this process run at once; the
+others wait on a FIFO semaphore before any work (the wait counts in ``X-Response-Time-ms``).
+Without it every request in the process interleaves with every other at each ``await``, so under
+overload a request with many database round trips waits behind the whole crowd once per round
+trip. The load report at 64 clients, same data, one run after the other: without the gate p99/p50
+2.3 over all requests and 642 ms p99 for the worst endpoint; with a gate of 8, 1.7 and 465 ms, at
+the same throughput (241 vs 247 req/s). Bodies declared larger
+than ``admission_exempt_body_bytes`` (uploads) skip the gate: a slow uploader must not hold a slot.
 
 Written as plain ASGI (not ``BaseHTTPMiddleware``) because it runs on every request and the
 framework-floor benchmark counts every microsecond it adds.
