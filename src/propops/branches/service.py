@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, exists, func, or_, select
+from sqlalchemy import Select, and_, delete, exists, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -186,6 +186,7 @@ class Lookups:
     priority_by_name: dict[str, int]
     job_types: dict[int, str]
     job_type_by_name: dict[str, int]
+    trades: frozenset[int] = frozenset()
 
     def priority(self, value: int | str | None, field: str) -> int:
         if value is None or value == "":
@@ -218,14 +219,24 @@ class Lookups:
         raise InvalidInput.field(field, "unknown job type")
 
 
+_LOOKUPS = text(
+    "SELECT 1, id, name FROM priorities UNION ALL SELECT 2, id, name FROM job_types "
+    "UNION ALL SELECT 3, id, name FROM trades"
+)
+
+
 async def load_lookups(session: AsyncSession) -> Lookups:
-    priorities = {r[0]: r[1] for r in await session.execute(select(Priority.id, Priority.name))}
-    job_types = {r[0]: r[1] for r in await session.execute(select(JobType.id, JobType.name))}
+    """The three small reference tables in one statement (job create reads them on every call)."""
+    tables: dict[int, dict[int, str]] = {1: {}, 2: {}, 3: {}}
+    for table, id_, name in await session.execute(_LOOKUPS):
+        tables[int(table)][int(id_)] = name
+    priorities, job_types = tables[1], tables[2]
     return Lookups(
         priorities=priorities,
         priority_by_name={n.lower(): i for i, n in priorities.items()},
         job_types=job_types,
         job_type_by_name={n.lower(): i for i, n in job_types.items()},
+        trades=frozenset(tables[3]),
     )
 
 

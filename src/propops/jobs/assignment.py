@@ -23,6 +23,7 @@ from propops.contractors import coverage as cov
 from propops.contractors.models import Contractor, ContractorCoverageCell, ContractorTrade, Trade
 from propops.geo.geometry import cell_of, haversine_km
 from propops.jobs.models import COMPLETED_STATUSES, OPEN_STATUSES, Job, JobRecall, Property
+from propops.jobs.state import JobState
 
 # Ranking: lower is better. One open job weighs like 3 km; a fully late or fully recalled record
 # like 20 km each. Distances are from the contractor's base to the property.
@@ -60,7 +61,7 @@ def _name(first: str, last: str, company: str | None) -> str:
 
 async def evaluate(
     session: AsyncSession,
-    job: Job,
+    job: Job | JobState,
     prop: Property,
     contractor_ids: list[int] | None,
     today: date | None = None,

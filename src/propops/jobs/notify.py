@@ -15,6 +15,7 @@ from propops.branches.models import Branch
 from propops.contractors.models import Contractor
 from propops.core.clock import iso
 from propops.jobs.models import Job, Property
+from propops.jobs.state import JobState
 from propops.notifications.service import enqueue_email
 
 
@@ -34,7 +35,7 @@ async def _queue(
     return 0 if queued is None else 1
 
 
-async def agent_contact(session: AsyncSession, job: Job) -> tuple[str | None, str | None]:
+async def agent_contact(session: AsyncSession, job: Job | JobState) -> tuple[str | None, str | None]:
     """(email, first name) of the responsible agent, else the branch's email."""
     if job.agent_id is not None:
         row = (
@@ -59,14 +60,14 @@ async def contractor_contact(session: AsyncSession, contractor_id: int | None) -
     return (row[0], row[1]) if row else (None, None)
 
 
-async def _address(session: AsyncSession, job: Job) -> str:
+async def _address(session: AsyncSession, job: Job | JobState) -> str:
     p = await session.get(Property, job.property_id)
     if p is None:
         return ""
     return ", ".join(x for x in (p.address_line1, p.address_line2, p.town, p.postcode) if x)
 
 
-async def job_assigned(session: AsyncSession, job: Job, contractor: Contractor) -> int:
+async def job_assigned(session: AsyncSession, job: Job | JobState, contractor: Contractor) -> int:
     address = await _address(session, job)
     return await _queue(
         session,
@@ -83,7 +84,7 @@ async def job_assigned(session: AsyncSession, job: Job, contractor: Contractor) 
     )
 
 
-async def job_completed(session: AsyncSession, job: Job) -> int:
+async def job_completed(session: AsyncSession, job: Job | JobState) -> int:
     to, name = await agent_contact(session, job)
     return await _queue(
         session,
@@ -95,7 +96,7 @@ async def job_completed(session: AsyncSession, job: Job) -> int:
     )
 
 
-async def job_recalled(session: AsyncSession, job: Job, reason: str) -> int:
+async def job_recalled(session: AsyncSession, job: Job | JobState, reason: str) -> int:
     to, name = await agent_contact(session, job)
     lines = [f"Job: {job.title}", f"Reason: {reason}", f"Recalls on this job: {job.recall_count}"]
     sent = await _queue(
@@ -118,7 +119,7 @@ async def job_recalled(session: AsyncSession, job: Job, reason: str) -> int:
     return sent
 
 
-async def sla_breached(session: AsyncSession, job: Job, to: str | None, name: str | None) -> int:
+async def sla_breached(session: AsyncSession, job: Job | JobState, to: str | None, name: str | None) -> int:
     """Deduplicated per job and deadline, so a rerun (or a second worker) never sends it twice."""
     return await _queue(
         session,
@@ -131,7 +132,7 @@ async def sla_breached(session: AsyncSession, job: Job, to: str | None, name: st
     )
 
 
-async def case_note(session: AsyncSession, job: Job, recipients: list[str], author: str, note: str) -> int:
+async def case_note(session: AsyncSession, job: Job | JobState, recipients: list[str], author: str, note: str) -> int:
     sent = 0
     for to in dict.fromkeys(recipients):
         sent += await _queue(

@@ -155,25 +155,30 @@ MESSAGES = {
 async def manage_job(principal: JobsCaller, session: DbSession, body: JobManageRequest) -> RawJSONResponse:
     """Replies are built from plain values (``reads``, the same SQL as action=get) and sent without
     re-validation against the response union, a measurable share of a write's CPU."""
-    if body.action == "create":
-        job = await service.create_job(session, principal, body)
-    else:
+    if body.action in ("update", "delete"):
         job = await service.load_job(session, principal, body.uuid, for_update=True)
         if body.action == "delete":
             ref = {"ID": job.id, "uuid": job.uuid, "job_ref": job.job_ref}
             await service.delete_job(session, principal, job)
             return RawJSONResponse(ok(ref, "Job deleted"))
-        if body.action == "update":
-            await service.update_job(session, principal, job, body)
-        elif body.action == "assign":
-            service.ensure_allowed(principal, job, "assign")  # the state error before input errors
-            contractor = await service.resolve_contractor(session, body.contractor_id, body.contractor_uuid)
-            await service.assign(session, principal, job, contractor, body.override_reason)
-        else:
-            await service.transition(
-                session, principal, job, body.action, reason=body.reason, to_status_id=body.to_status_id
-            )
-    return RawJSONResponse(ok(await service.job_detail(session, principal, job), MESSAGES[body.action]))
+        await service.update_job(session, principal, job, body)
+        return RawJSONResponse(ok(await service.job_detail(session, principal, job), MESSAGES[body.action]))
+    # Create and the lifecycle: plain SQL in this transaction (``jobs.state``), the reply read the same way.
+    if body.action == "create":
+        created = await service.create_job_state(session, principal, body)
+        detail = await reads.job_detail_by_id(session, principal, created.id)
+        return RawJSONResponse(ok(detail, MESSAGES[body.action]))
+    state, runner = await service.lock_job(session, principal, body.uuid)
+    if body.action == "assign":
+        service.ensure_allowed(principal, state, "assign")  # the state error before input errors
+        contractor = await service.resolve_contractor(session, body.contractor_id, body.contractor_uuid)
+        await service.assign(session, runner, principal, state, contractor, body.override_reason)
+    else:
+        await service.transition(
+            session, runner, principal, state, body.action, reason=body.reason, to_status_id=body.to_status_id
+        )
+    detail = await reads.job_detail_by_id(session, principal, state.id, runner)
+    return RawJSONResponse(ok(detail, MESSAGES[body.action]))
 
 
 @router.get(

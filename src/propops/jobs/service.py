@@ -28,12 +28,13 @@ from propops.agents.models import Agent, AgentBranch
 from propops.auth.models import ACCOUNT_AGENT, ACCOUNT_CONTRACTOR, ACCOUNT_STAFF, User
 from propops.auth.service import Principal
 from propops.branches import service as branches
-from propops.contractors.models import Contractor, Trade
+from propops.contractors.models import Contractor
 from propops.core import audit
 from propops.core.clock import iso, utcnow
 from propops.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from propops.core.pagination import Page
 from propops.jobs import notify, reads
+from propops.jobs import state as job_state
 from propops.jobs.models import (
     STATUS_ARCHIVED,
     STATUS_ASSIGNED,
@@ -44,10 +45,10 @@ from propops.jobs.models import (
     STATUS_NEW,
     Job,
     JobEvent,
-    JobRecall,
     Property,
 )
 from propops.jobs.schemas import JobManageRequest
+from propops.jobs.state import JobState
 from propops.properties import service as properties
 
 NOT_FOUND = "Job not found."
@@ -137,6 +138,23 @@ async def load_job(
     return job
 
 
+async def lock_job(
+    session: AsyncSession, principal: Principal, job_uuid: str | None, *, field: str = "uuid"
+) -> tuple[JobState, reads.SessionRunner]:
+    """``load_job(for_update=True)`` for the lifecycle writes: the row's lifecycle columns as plain
+    values (``jobs.state``) and the runner that writes them back in this transaction."""
+    if not job_uuid:
+        raise InvalidInput.field(field, "is required")
+    value = branches.check_uuid(job_uuid, field)
+    if not value:
+        raise InvalidInput.field(field, "is required")
+    runner = reads.SessionRunner(session)
+    found = await job_state.lock(runner, principal, value)
+    if found is None:
+        raise NotFound(NOT_FOUND)
+    return found, runner
+
+
 # --------------------------------------------------------------------------- SLA
 
 
@@ -183,7 +201,7 @@ async def job_detail(session: AsyncSession, principal: Principal, job: Job) -> d
     return await reads.job_detail_by_id(session, principal, job.id)
 
 
-def allowed_actions(job: Job, principal: Principal) -> list[str]:
+def allowed_actions(job: Job | JobState, principal: Principal) -> list[str]:
     return allowed_actions_for(job.status_id, job.accepted_at is not None, principal)
 
 
@@ -296,7 +314,7 @@ def _ensure_may(principal: Principal, action: str) -> None:
         raise Forbidden(f"Your account type may not {action} jobs.")
 
 
-def _ensure_from(job: Job, action: str, principal: Principal) -> None:
+def _ensure_from(job: Job | JobState, action: str, principal: Principal) -> None:
     if job.status_id not in FROM_STATUSES[action]:
         allowed = allowed_actions(job, principal)
         name = STATUS_NAMES.get(job.status_id, str(job.status_id))
@@ -306,7 +324,7 @@ def _ensure_from(job: Job, action: str, principal: Principal) -> None:
         )
 
 
-def ensure_allowed(principal: Principal, job: Job, action: str) -> None:
+def ensure_allowed(principal: Principal, job: Job | JobState, action: str) -> None:
     _ensure_may(principal, action)
     _ensure_from(job, action, principal)
 
@@ -323,13 +341,13 @@ async def _job_type(
     return lookups.job_type(value, "job_type_id")
 
 
-async def _trade(session: AsyncSession, trade_id: int | None, job_type_id: int | None) -> int:
+def _trade(lookups: branches.Lookups, trade_id: int | None, job_type_id: int | None) -> int:
     if trade_id is None:
         if job_type_id is not None and job_type_id in TRADE_BY_JOB_TYPE:
             trade_id = TRADE_BY_JOB_TYPE[job_type_id]
         else:
             raise InvalidInput.field("trade_id", "is required (or a job type that implies one)")
-    if (await session.execute(select(Trade.id).where(Trade.id == trade_id))).scalar_one_or_none() is None:
+    if trade_id not in lookups.trades:
         raise InvalidInput.field("trade_id", "unknown trade")
     return trade_id
 
@@ -399,8 +417,19 @@ async def _property(session: AsyncSession, principal: Principal, body: JobManage
 async def create_job(
     session: AsyncSession, principal: Principal, body: JobManageRequest, now: datetime | None = None
 ) -> Job:
+    """``create_job_state`` for callers that go on with the ORM object (a remedial job)."""
+    created = await create_job_state(session, principal, body, now)
+    job = await session.get(Job, created.id)
+    assert job is not None
+    return job
+
+
+async def create_job_state(
+    session: AsyncSession, principal: Principal, body: JobManageRequest, now: datetime | None = None
+) -> JobState:
     """Validate, insert with a unique job_ref and its SLA deadline, record history; with a contractor,
-    also assign (a refused assignment rolls the whole create back)."""
+    also assign (a refused assignment rolls the whole create back). The row and its history are
+    written as plain SQL in the session's transaction (``jobs.state``)."""
     _ensure_may(principal, "update")
     now = now or utcnow()
     title = branches.clean_text(body.job_title, "job_title", 200, required=True) or ""
@@ -409,43 +438,61 @@ async def create_job(
         raise InvalidInput.field(
             "status_id", "a new job starts as New (1); send contractor_uuid to assign it in the same call"
         )
-    lookups = await branches.load_lookups(session)  # once for both checks
+    lookups = await branches.load_lookups(session)  # once for every check
     priority_id = await _priority(session, body.priority_id, lookups)
     job_type_id = await _job_type(session, body.job_type_id, lookups)
-    trade_id = await _trade(session, body.trade_id, job_type_id)
+    trade_id = _trade(lookups, body.trade_id, job_type_id)
     prop = await _property(session, principal, body)
     agent_id = await _agent(session, principal, body.agent_id, body.agent_uuid, prop.branch_id)
     target, due = await sla_for(session, prop.branch_id, priority_id, job_type_id, now)
-    job = Job(
-        job_ref=f"TMP-{uuid_mod.uuid4().hex[:16]}",
+    values: dict[str, Any] = {
+        "title": title,
+        "description": description,
+        "property_id": prop.id,
+        "branch_id": prop.branch_id,
+        "agent_id": agent_id,
+        "trade_id": trade_id,
+        "job_type_id": job_type_id,
+        "priority_id": priority_id,
+        "status_id": STATUS_NEW,
+        "contractor_id": None,
+        "contractor_budget": body.contractor_budget,
+        "client_budget": body.job_total_budget,
+        "sla_target_hours": target,
+        "sla_due_at": due,
+        "parent_job_id": None,
+    }
+    runner = reads.SessionRunner(session)
+    uuid = str(uuid_mod.uuid4())
+    job_id, job_ref = await job_state.insert_job(runner, values, uuid=uuid, user_id=principal.user_id, now=now)
+    values["job_ref"] = job_ref
+    await job_state.record(
+        runner, job_id, principal.user_id, "created", None, {f: values[f] for f in SNAPSHOT_FIELDS}, None, now
+    )
+    created = JobState(
+        id=job_id,
+        uuid=uuid,
+        job_ref=job_ref,
         title=title,
-        description=description,
         property_id=prop.id,
         branch_id=prop.branch_id,
         agent_id=agent_id,
         trade_id=trade_id,
-        job_type_id=job_type_id,
-        priority_id=priority_id,
         status_id=STATUS_NEW,
-        contractor_budget=body.contractor_budget,
-        client_budget=body.job_total_budget,
-        reported_at=now,
-        sla_target_hours=target,
-        sla_due_at=due,
+        contractor_id=None,
         recall_count=0,
-        created_by_user_id=principal.user_id,
-        created_at=now,
-        updated_at=now,
+        sla_due_at=due,
+        sla_target_hours=target,
+        assigned_at=None,
+        accepted_at=None,
+        started_at=None,
+        completed_at=None,
+        closed_at=None,
     )
-    session.add(job)
-    await session.flush()
-    job.job_ref = f"JOB-{job.id:06d}"  # unique because the id is; the temporary ref never commits
-    await session.flush()
-    record(session, job, principal.user_id, "created", None, snapshot(job))
     if body.contractor_id is not None or body.contractor_uuid is not None:
         contractor = await resolve_contractor(session, body.contractor_id, body.contractor_uuid)
-        await assign(session, principal, job, contractor, body.override_reason, now)
-    return job
+        await assign(session, runner, principal, created, contractor, body.override_reason, now)
+    return created
 
 
 def _clean_long(value: str | None, field: str) -> str:
@@ -488,7 +535,7 @@ async def update_job(
     if "trade_id" in sent and body.trade_id is not None and body.trade_id != job.trade_id:
         if job.contractor_id is not None:
             raise Conflict("The trade cannot change while a contractor is assigned; cancel or reassign first.")
-        job.trade_id = await _trade(session, body.trade_id, None)
+        job.trade_id = _trade(await branches.load_lookups(session), body.trade_id, None)
     if ({"agent_id", "agent_uuid"} & sent) and (body.agent_id or body.agent_uuid):
         job.agent_id = await _agent(session, principal, body.agent_id, body.agent_uuid, job.branch_id)
     if "job_total_budget" in sent:
@@ -538,29 +585,34 @@ async def delete_job(session: AsyncSession, principal: Principal, job: Job) -> N
     session.expunge(job)
 
 
-def _status_change(job: Job, to: int) -> tuple[dict[str, Any], dict[str, Any]]:
+def _status_change(job: JobState, to: int) -> tuple[dict[str, Any], dict[str, Any]]:
     return {"status_id": job.status_id, "status": STATUS_NAMES[job.status_id]}, {
         "status_id": to,
         "status": STATUS_NAMES[to],
     }
 
 
+_STAMP_FIELDS = ("assigned_at", "accepted_at", "started_at", "completed_at", "closed_at")
+
+
 async def transition(
     session: AsyncSession,
+    runner: reads.SessionRunner,
     principal: Principal,
-    job: Job,
+    job: JobState,
     action: str,
     *,
     reason: str | None = None,
     to_status_id: int | None = None,
     now: datetime | None = None,
-) -> Job:
-    """accept / start / complete / close / archive / cancel / recall / reopen, with history and emails."""
+) -> JobState:
+    """accept / start / complete / close / archive / cancel / recall / reopen, with history and
+    emails. ``job`` comes from ``lock_job``; the change is written through ``runner``."""
     _ensure_may(principal, action)
     _ensure_from(job, action, principal)
     now = now or utcnow()
     reason = branches.clean_text(reason, "reason", 1000, required=action == "recall")
-    before_ts = snapshot(job, ("assigned_at", "accepted_at", "started_at", "completed_at", "closed_at"))
+    before_ts = {f: getattr(job, f) for f in _STAMP_FIELDS}
     if action == "accept":
         if job.accepted_at is not None:
             raise Conflict("The job was already accepted. Allowed now: start.")
@@ -598,19 +650,15 @@ async def transition(
             job.accepted_at = job.started_at = None
         job.recall_count = job.recall_count + 1
         before["recall_count"], after["recall_count"] = job.recall_count - 1, job.recall_count
-        session.add(
-            JobRecall(job_id=job.id, reason=reason or "", recalled_by_user_id=principal.user_id, created_at=now)
-        )
+        await job_state.record_recall(runner, job.id, reason or "", principal.user_id, now)
     else:  # pragma: no cover - guarded by _ensure_may
         raise InvalidInput.field("action", "unknown action")
-    after_ts = snapshot(job, ("assigned_at", "accepted_at", "started_at", "completed_at", "closed_at"))
-    for key in before_ts:
-        if before_ts[key] != after_ts[key]:
-            before[key], after[key] = before_ts[key], after_ts[key]
-    job.updated_at = now
+    for key, old in before_ts.items():
+        if old != getattr(job, key):
+            before[key], after[key] = old, getattr(job, key)
+    await job_state.save(runner, job, now)
     event = {"recall": "recalled", "accept": "accepted"}.get(action, "status")
-    record(session, job, principal.user_id, event, before, after, reason)
-    await session.flush()
+    await job_state.record(runner, job.id, principal.user_id, event, before, after, reason, now)
     if action == "complete":
         await notify.job_completed(session, job)
     elif action == "recall":
@@ -620,12 +668,13 @@ async def transition(
 
 async def assign(
     session: AsyncSession,
+    runner: reads.SessionRunner,
     principal: Principal,
-    job: Job,
+    job: JobState,
     contractor: Contractor,
     override_reason: str | None,
     now: datetime | None = None,
-) -> Job:
+) -> JobState:
     """Assign after checking every condition; refused (409, every reason) unless staff override."""
     from propops.jobs import assignment
 
@@ -648,11 +697,12 @@ async def assign(
     job.contractor_id = contractor.id
     job.status_id = STATUS_ASSIGNED
     job.assigned_at, job.accepted_at, job.started_at = now, None, None
-    job.updated_at = now
     after: dict[str, Any] = {"status_id": STATUS_ASSIGNED, "contractor_id": contractor.id}
     if reasons:
         after["override"] = reasons
-    record(session, job, principal.user_id, "assigned", before, after, override if reasons else None)
-    await session.flush()
+    await job_state.save(runner, job, now)
+    await job_state.record(
+        runner, job.id, principal.user_id, "assigned", before, after, override if reasons else None, now
+    )
     await notify.job_assigned(session, job, contractor)
     return job
