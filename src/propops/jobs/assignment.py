@@ -5,8 +5,9 @@ and holds a valid (unexpired, current) certificate of every active type the trad
 same ``evaluate`` decides an assignment and the suggestion list, so they can never disagree.
 
 Queries per call, whatever the number of contractors: coverage candidates (grid cell + bbox, then
-Shapely in Python), trade holders, contractor rows, required certificate types, held certificates,
-and for ranking one grouped workload/record query plus one grouped recall query.
+Shapely in Python), the contractor rows (with trade membership and the trade's name), the required
+certificate types joined with the valid certificates held, and for ranking one grouped
+workload/record query plus one grouped recall query.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from propops.certifications.models import Certification, CertificationType, CertificationTypeTrade
@@ -23,7 +24,7 @@ from propops.contractors import coverage as cov
 from propops.contractors.models import Contractor, ContractorCoverageCell, ContractorTrade, Trade
 from propops.geo.geometry import cell_of, haversine_km
 from propops.jobs.models import COMPLETED_STATUSES, OPEN_STATUSES, Job, JobRecall, Property
-from propops.jobs.state import JobState
+from propops.jobs.state import JobState, Place
 
 # Ranking: lower is better. One open job weighs like 3 km; a fully late or fully recalled record
 # like 20 km each. Distances are from the contractor's base to the property.
@@ -62,14 +63,13 @@ def _name(first: str, last: str, company: str | None) -> str:
 async def evaluate(
     session: AsyncSession,
     job: Job | JobState,
-    prop: Property,
+    prop: Property | Place,
     contractor_ids: list[int] | None,
     today: date | None = None,
 ) -> dict[int, Evaluation]:
     """Every failing reason per contractor. ``contractor_ids=None``: every contractor that covers
     the point or works in the trade (the suggestion candidates)."""
     today = today or date.today()
-    trade_name = (await session.execute(select(Trade.name).where(Trade.id == job.trade_id))).scalar_one()
     has_point = prop.latitude is not None and prop.longitude is not None
     covering: dict[int, float] = {}
     if has_point:
@@ -101,34 +101,32 @@ async def evaluate(
                 Contractor.base_latitude,
                 Contractor.base_longitude,
                 has_trade.label("has_trade"),
+                select(Trade.name).where(Trade.id == job.trade_id).scalar_subquery().label("trade_name"),
             ).where(scope)
         )
     ).all()
-    required = (
+    trade_name = contractors[0][-1] if contractors else ""
+    # The certificate types the trade requires, each with the candidates holding a valid one (one
+    # row per holder; a type nobody holds comes once with NULL), in one query.
+    valid = and_(
+        Certification.certification_type_id == CertificationType.id,
+        cert_scope,
+        Certification.superseded_at.is_(None),
+        Certification.expires_on >= today,
+    )
+    cert_rows = (
         await session.execute(
-            select(CertificationType.id, CertificationType.name)
+            select(CertificationType.id, CertificationType.name, Certification.contractor_id)
             .join(CertificationTypeTrade, CertificationTypeTrade.certification_type_id == CertificationType.id)
+            .outerjoin(Certification, valid)
             .where(CertificationTypeTrade.trade_id == job.trade_id, CertificationType.is_active.is_(True))
-            .order_by(CertificationType.name)
+            .order_by(CertificationType.name, CertificationType.id)
         )
     ).all()
-    held: set[tuple[int, int]] = set()
-    if required:
-        held = {
-            (int(r[0]), int(r[1]))
-            for r in (
-                await session.execute(
-                    select(Certification.contractor_id, Certification.certification_type_id).where(
-                        cert_scope,
-                        Certification.superseded_at.is_(None),
-                        Certification.expires_on >= today,
-                        Certification.certification_type_id.in_([r[0] for r in required]),
-                    )
-                )
-            ).all()
-        }
+    required = list(dict.fromkeys((int(r[0]), str(r[1])) for r in cert_rows))
+    held = {(int(r[2]), int(r[0])) for r in cert_rows if r[2] is not None}
     out: dict[int, Evaluation] = {}
-    for cid, cuuid, first, last, company, active, blat, blon, trade_ok in contractors:
+    for cid, cuuid, first, last, company, active, blat, blon, trade_ok, _ in contractors:
         ev = Evaluation(contractor_id=cid, uuid=cuuid, name=_name(first, last, company))
         if cid in covering:
             ev.distance_km = covering[cid]

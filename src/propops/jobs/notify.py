@@ -15,7 +15,7 @@ from propops.branches.models import Branch
 from propops.contractors.models import Contractor
 from propops.core.clock import iso
 from propops.jobs.models import Job, Property
-from propops.jobs.state import JobState
+from propops.jobs.state import ContractorRef, JobState
 from propops.notifications.service import enqueue_email
 
 
@@ -67,8 +67,10 @@ async def _address(session: AsyncSession, job: Job | JobState) -> str:
     return ", ".join(x for x in (p.address_line1, p.address_line2, p.town, p.postcode) if x)
 
 
-async def job_assigned(session: AsyncSession, job: Job | JobState, contractor: Contractor) -> int:
-    address = await _address(session, job)
+async def job_assigned(
+    session: AsyncSession, job: Job | JobState, contractor: Contractor | ContractorRef, address: str | None = None
+) -> int:
+    address = address if address is not None else await _address(session, job)
     return await _queue(
         session,
         contractor.email,

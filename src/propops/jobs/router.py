@@ -171,7 +171,7 @@ async def manage_job(principal: JobsCaller, session: DbSession, body: JobManageR
     state, runner = await service.lock_job(session, principal, body.uuid)
     if body.action == "assign":
         service.ensure_allowed(principal, state, "assign")  # the state error before input errors
-        contractor = await service.resolve_contractor(session, body.contractor_id, body.contractor_uuid)
+        contractor = await service.resolve_contractor(runner, body.contractor_id, body.contractor_uuid)
         await service.assign(session, runner, principal, state, contractor, body.override_reason)
     else:
         await service.transition(

@@ -48,7 +48,7 @@ from propops.jobs.models import (
     Property,
 )
 from propops.jobs.schemas import JobManageRequest
-from propops.jobs.state import JobState
+from propops.jobs.state import ContractorRef, JobState
 from propops.properties import service as properties
 
 NOT_FOUND = "Job not found."
@@ -384,16 +384,12 @@ async def _agent(
 
 
 async def resolve_contractor(
-    session: AsyncSession, contractor_id: int | None, contractor_uuid: str | None
-) -> Contractor:
+    runner: reads.SessionRunner, contractor_id: int | None, contractor_uuid: str | None
+) -> ContractorRef:
     if contractor_id is None and contractor_uuid is None:
         raise InvalidInput.field("contractor_uuid", "is required")
-    stmt = select(Contractor)
-    if contractor_uuid is not None:
-        stmt = stmt.where(Contractor.uuid == branches.check_uuid(contractor_uuid, "contractor_uuid"))
-    if contractor_id is not None:
-        stmt = stmt.where(Contractor.id == contractor_id)
-    found = (await session.execute(stmt)).scalar_one_or_none()
+    value = branches.check_uuid(contractor_uuid, "contractor_uuid") if contractor_uuid is not None else None
+    found = await job_state.contractor_ref(runner, contractor_id, value)
     if found is None:
         raise InvalidInput.field("contractor_uuid" if contractor_uuid else "contractor_id", "unknown contractor")
     return found
@@ -490,7 +486,7 @@ async def create_job_state(
         closed_at=None,
     )
     if body.contractor_id is not None or body.contractor_uuid is not None:
-        contractor = await resolve_contractor(session, body.contractor_id, body.contractor_uuid)
+        contractor = await resolve_contractor(runner, body.contractor_id, body.contractor_uuid)
         await assign(session, runner, principal, created, contractor, body.override_reason, now)
     return created
 
@@ -671,7 +667,7 @@ async def assign(
     runner: reads.SessionRunner,
     principal: Principal,
     job: JobState,
-    contractor: Contractor,
+    contractor: ContractorRef,
     override_reason: str | None,
     now: datetime | None = None,
 ) -> JobState:
@@ -682,8 +678,7 @@ async def assign(
     _ensure_from(job, "assign", principal)
     now = now or utcnow()
     override = branches.clean_text(override_reason, "override_reason", 1000)
-    prop = await session.get(Property, job.property_id)
-    assert prop is not None
+    prop = await job_state.place(runner, job.property_id)
     reasons = (await assignment.evaluate(session, job, prop, [contractor.id]))[contractor.id].reasons
     if reasons:
         if not override:
@@ -704,5 +699,5 @@ async def assign(
     await job_state.record(
         runner, job.id, principal.user_id, "assigned", before, after, override if reasons else None, now
     )
-    await notify.job_assigned(session, job, contractor)
+    await notify.job_assigned(session, job, contractor, prop.address)
     return job

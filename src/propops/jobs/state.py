@@ -47,6 +47,25 @@ class JobState:
         return cls(**{name: getattr(job, name) for name in _NAMES})
 
 
+@dataclass(frozen=True)
+class ContractorRef:
+    """What an assignment needs of the contractor: who, and where to send the email."""
+
+    id: int
+    email: str | None
+    first_name: str
+
+
+@dataclass(frozen=True)
+class Place:
+    """What an assignment needs of the property: the point for coverage, the address for the email."""
+
+    latitude: float | None
+    longitude: float | None
+    postcode: str
+    address: str
+
+
 _NAMES = tuple(f.name for f in fields(JobState))
 _STAMPS = frozenset({"sla_due_at", "assigned_at", "accepted_at", "started_at", "completed_at", "closed_at"})
 # What a lifecycle write may change (besides updated_at), written back as one UPDATE.
@@ -207,3 +226,27 @@ def _sqlite_value(q: reads._Sql, name: str, value: Any) -> str:
     if isinstance(value, Decimal):
         return q.p(float(value))
     return q.p(value)
+
+
+async def contractor_ref(
+    runner: reads.SessionRunner, contractor_id: int | None, contractor_uuid: str | None
+) -> ContractorRef | None:
+    q = reads._Sql("postgresql" if runner.pg else "sqlite")
+    where = []
+    if contractor_uuid is not None:
+        where.append(f"c.uuid = {q.p(contractor_uuid)}")
+    if contractor_id is not None:
+        where.append(f"c.id = {q.p(contractor_id)}")
+    rows = await runner(f"SELECT c.id, c.email, c.first_name FROM contractors c WHERE {' AND '.join(where)}", *q.params)
+    return ContractorRef(int(rows[0][0]), rows[0][1], rows[0][2]) if rows else None
+
+
+async def place(runner: reads.SessionRunner, property_id: int) -> Place:
+    rows = await runner(
+        "SELECT p.latitude, p.longitude, p.postcode, p.address_line1, p.address_line2, p.town "
+        "FROM properties p WHERE p.id = {0}",
+        property_id,
+    )
+    lat, lon, postcode, line1, line2, town = rows[0]
+    address = ", ".join(x for x in (line1, line2, town, postcode) if x)
+    return Place(lat, lon, postcode, address)
