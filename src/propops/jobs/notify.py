@@ -6,15 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from propops.agents.models import Agent
-from propops.auth.models import User
-from propops.branches.models import Branch
 from propops.contractors.models import Contractor
 from propops.core.clock import iso
 from propops.jobs.models import Job, Property
+from propops.jobs.reads import SessionRunner
 from propops.jobs.state import ContractorRef, JobState
 from propops.notifications.service import enqueue_email
 
@@ -36,28 +33,28 @@ async def _queue(
 
 
 async def agent_contact(session: AsyncSession, job: Job | JobState) -> tuple[str | None, str | None]:
-    """(email, first name) of the responsible agent, else the branch's email."""
-    if job.agent_id is not None:
-        row = (
-            await session.execute(
-                select(User.email, User.first_name)
-                .join(Agent, Agent.user_id == User.id)
-                .where(Agent.id == job.agent_id)
-            )
-        ).first()
-        if row is not None:
-            return row[0], row[1]
-    email = (await session.execute(select(Branch.email).where(Branch.id == job.branch_id))).scalar_one_or_none()
-    return email, None
+    """(email, first name) of the responsible agent, else the branch's email: one plain query in
+    the caller's transaction (``reads.SessionRunner``)."""
+    rows = await SessionRunner(session)(
+        "SELECT (SELECT u.email FROM agents a JOIN users u ON u.id = a.user_id WHERE a.id = {0}), "
+        "(SELECT u.first_name FROM agents a JOIN users u ON u.id = a.user_id WHERE a.id = {0}), "
+        "(SELECT b.email FROM branches b WHERE b.id = {1})",
+        job.agent_id,
+        job.branch_id,
+    )
+    agent_email, first_name, branch_email = rows[0]
+    if agent_email is not None:
+        return agent_email, first_name
+    return branch_email, None
 
 
 async def contractor_contact(session: AsyncSession, contractor_id: int | None) -> tuple[str | None, str | None]:
     if contractor_id is None:
         return None, None
-    row = (
-        await session.execute(select(Contractor.email, Contractor.first_name).where(Contractor.id == contractor_id))
-    ).first()
-    return (row[0], row[1]) if row else (None, None)
+    rows = await SessionRunner(session)(
+        "SELECT c.email, c.first_name FROM contractors c WHERE c.id = {0}", contractor_id
+    )
+    return (rows[0][0], rows[0][1]) if rows else (None, None)
 
 
 async def _address(session: AsyncSession, job: Job | JobState) -> str:
