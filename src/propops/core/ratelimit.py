@@ -61,25 +61,55 @@ class MemoryRateLimitStore:
         self._counts.clear()
 
 
-_INCR_LUA = """
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+_CLAIM_LUA = """
+local count = redis.call('INCRBY', KEYS[1], ARGV[2])
+if count == tonumber(ARGV[2]) then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return count
 """
 
+MAX_CLAIM = 16  # requests a process may claim from Redis at once, per key and window
+
+
+@dataclass
+class _Claim:
+    window_start: int
+    next: int  # the next request number of this process in the window (1-based, global order)
+    end: int  # the last number claimed
+
 
 class RedisRateLimitStore:
+    """Counters shared by every worker process, claimed in small blocks.
+
+    Each process claims up to ``MAX_CLAIM`` request numbers at a time (at most 1 % of the limit;
+    one number when the limit is under 200, so small limits are exact) with one atomic INCRBY, and
+    spends them locally: a Redis round trip for every 16th request of a key instead of every
+    request (two per authenticated request: IP and account). A request is refused when its number
+    is above the limit. Numbers one process claimed and did not use before the window ended are
+    lost to the others, so a client may be refused up to (processes - 1) x (claim - 1) requests
+    early: never late.
+    """
+
     def __init__(self, url: str) -> None:
         from propops.core.resp import RespClient, Script
 
-        # One atomic EVALSHA per hit on a small pipelined client (``propops.core.resp``).
+        # One atomic EVALSHA per claim on a small pipelined client (``propops.core.resp``).
         self._redis = RespClient(url)
-        self._incr = Script(self._redis, _INCR_LUA)
+        self._claim = Script(self._redis, _CLAIM_LUA)
+        self._claims: dict[str, _Claim] = {}
 
     async def hit(self, key: str, limit: int, window_seconds: int) -> RateLimitResult:
         start, reset = _window(window_seconds)
-        count = await self._incr(keys=[f"propops:rl:{key}:{start}"], args=[window_seconds + 5])
-        return RateLimitResult(limit=limit, remaining=limit - int(count), reset_at=reset)
+        claim = self._claims.get(key)
+        if claim is None or claim.window_start != start or claim.next > claim.end:
+            size = max(1, min(MAX_CLAIM, limit // 100))
+            count = int(await self._claim(keys=[f"propops:rl:{key}:{start}"], args=[window_seconds + 5, size]))
+            claim = _Claim(window_start=start, next=count - size + 1, end=count)
+            if len(self._claims) > 100_000:  # bounded memory: drop stale windows
+                self._claims = {k: v for k, v in self._claims.items() if v.window_start == start}
+            self._claims[key] = claim
+        number = claim.next
+        claim.next += 1
+        return RateLimitResult(limit=limit, remaining=limit - number, reset_at=reset)
 
     async def close(self) -> None:
         await self._redis.close()
