@@ -77,8 +77,15 @@ class SessionRunner:
 
     async def _connection(self) -> Any:
         if self._driver is None:
-            conn = await self.session.connection()
-            self._driver = (await conn.get_raw_connection()).driver_connection
+            # One lookup per transaction, shared by every runner of the session (several per write).
+            transaction = self.session.sync_session.get_transaction()
+            cached = self.session.info.get("propops.driver")
+            if transaction is not None and cached is not None and cached[0] is transaction:
+                self._driver = cached[1]
+            else:
+                conn = await self.session.connection()
+                self._driver = (await conn.get_raw_connection()).driver_connection
+                self.session.info["propops.driver"] = (self.session.sync_session.get_transaction(), self._driver)
         if not self._driver.is_in_transaction():
             await self.session.execute(text("SELECT 1"))
         return self._driver
