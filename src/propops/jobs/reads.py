@@ -327,7 +327,11 @@ def list_query(dialect: str, principal: Principal, f: Any, page: Page, now: date
     limit, offset = q.p(page.limit), q.p(page.offset)
     inner = f"SELECT j.id FROM jobs j WHERE {where} ORDER BY j.id DESC LIMIT {limit} OFFSET {offset}"
     columns = _columns(q, now)
-    page_sql = f"SELECT {columns} FROM ({inner}) pg JOIN jobs j ON j.id = pg.id {_JOINS} ORDER BY j.id DESC"
+    # The count rides along as a last column: an uncorrelated subquery (its own ``jobs j`` hides the
+    # outer one) that both databases evaluate once, so a page costs one round trip, not two.
+    page_sql = (
+        f"SELECT {columns}, ({count_sql}) FROM ({inner}) pg JOIN jobs j ON j.id = pg.id {_JOINS} ORDER BY j.id DESC"
+    )
     return ListQuery(count_sql, page_sql, count_params, tuple(q.params))
 
 
@@ -336,11 +340,10 @@ async def list_jobs(
 ) -> tuple[list[dict[str, Any]], int]:
     """Visible jobs, newest first (ID descending: stable); the count is of every match."""
     lq = list_query(dialect, principal, f, page, now or utcnow())
-    count = int((await read_all(lq.count_sql, *lq.count_params))[0][0])
-    if not count or page.offset >= count:
-        return [], count
     rows = await read_all(lq.page_sql, *lq.page_params)
-    return [payload(r, principal) for r in rows], count
+    if not rows:  # no match, or a page past the end: the count alone
+        return [], int((await read_all(lq.count_sql, *lq.count_params))[0][0])
+    return [payload(r, principal) for r in rows], int(rows[0][-1])
 
 
 def _detail_sql(q: _Sql, principal: Principal, where: str, now: datetime) -> str:
