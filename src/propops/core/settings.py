@@ -44,7 +44,7 @@ class Settings(BaseSettings):
 
     # Admission control, per server process: at most this many requests are handled at once; the
     # rest wait their turn in arrival order (0 = no limit). See ``propops.core.middleware``.
-    max_concurrent_requests: int = Field(default=8, ge=0)
+    max_concurrent_requests: int = Field(default=4, ge=0)
     # Request bodies larger than this (uploads) skip the queue: a slow uploader must not hold a slot.
     admission_exempt_body_bytes: int = Field(default=64 * 1024, ge=0)
 
