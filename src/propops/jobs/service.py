@@ -17,7 +17,6 @@ from __future__ import annotations
 import uuid as uuid_mod
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, false, func, select, update
@@ -247,14 +246,6 @@ async def list_commits(
 # --------------------------------------------------------------------------- history
 
 
-def _json(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return iso(value)
-    if isinstance(value, Decimal):
-        return str(value)
-    return value
-
-
 def record(
     session: AsyncSession,
     job: Job,
@@ -270,8 +261,8 @@ def record(
             job_id=job.id,
             user_id=user_id,
             event=event,
-            before=None if before is None else {k: _json(v) for k, v in before.items()},
-            after=None if after is None else {k: _json(v) for k, v in after.items()},
+            before=None if before is None else {k: job_state.history_value(v) for k, v in before.items()},
+            after=None if after is None else {k: job_state.history_value(v) for k, v in after.items()},
             reason=reason,
             created_at=utcnow(),
         )
@@ -575,7 +566,7 @@ async def delete_job(session: AsyncSession, principal: Principal, job: Job) -> N
         action="delete",
         entity="job",
         entity_id=job.id,
-        before={k: _json(v) for k, v in snapshot(job).items()} | {"uuid": job.uuid},
+        before={k: job_state.history_value(v) for k, v in snapshot(job).items()} | {"uuid": job.uuid},
     )
     await session.execute(delete(Job).where(Job.id == job.id))
     session.expunge(job)

@@ -114,7 +114,8 @@ async def save(runner: reads.SessionRunner, state: JobState, now: datetime) -> N
     await runner(f"UPDATE jobs SET {', '.join(sets)} WHERE id = {q.p(state.id)}", *q.params)
 
 
-def _json(value: Any) -> Any:
+def history_value(value: Any) -> Any:
+    """A value as the history (``job_events.before/after``) stores it: times ISO, money as text."""
     if isinstance(value, datetime):
         return iso(value)
     if isinstance(value, Decimal):
@@ -124,7 +125,7 @@ def _json(value: Any) -> Any:
 
 def _document(values: dict[str, Any] | None) -> str:
     """JSON text as SQLAlchemy's JSON type writes it (``None`` as the JSON null)."""
-    return json.dumps(None if values is None else {k: _json(v) for k, v in values.items()})
+    return json.dumps(None if values is None else {k: history_value(v) for k, v in values.items()})
 
 
 async def record(
