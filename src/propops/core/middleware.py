@@ -144,8 +144,8 @@ class PropOpsMiddleware:
                     failure("An unexpected error occurred. Please try again later.", request_id=request_id),
                 )
         finally:
-            if admitted:
-                gate.release()  # type: ignore[union-attr]
+            if admitted and gate is not None:
+                gate.release()
             db_time_ms.reset(token)
             log.info(
                 "%s %s %s %.1fms db=%.1fms id=%s",

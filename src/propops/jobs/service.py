@@ -142,9 +142,7 @@ async def lock_job(
 ) -> tuple[JobState, reads.SessionRunner]:
     """``load_job(for_update=True)`` for the lifecycle writes: the row's lifecycle columns as plain
     values (``jobs.state``) and the runner that writes them back in this transaction."""
-    if not job_uuid:
-        raise InvalidInput.field(field, "is required")
-    value = branches.check_uuid(job_uuid, field)
+    value = branches.check_uuid(job_uuid, field) if job_uuid else None
     if not value:
         raise InvalidInput.field(field, "is required")
     runner = reads.SessionRunner(session)

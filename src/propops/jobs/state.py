@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from propops.core.clock import iso
+from propops.core.clock import as_utc, iso
 from propops.jobs import reads
 
 
@@ -40,11 +40,6 @@ class JobState:
     started_at: datetime | None
     completed_at: datetime | None
     closed_at: datetime | None
-
-    @classmethod
-    def of(cls, job: Any) -> JobState:
-        """From an ORM ``Job`` (a job created in this transaction, then assigned)."""
-        return cls(**{name: getattr(job, name) for name in _NAMES})
 
 
 @dataclass(frozen=True)
@@ -76,16 +71,20 @@ _COLUMNS = ", ".join(f"j.{name}" for name in _NAMES)
 
 def _stamp(value: Any) -> datetime | None:
     """PostgreSQL returns aware datetimes; SQLite the stored naive-UTC text."""
-    if value is None or isinstance(value, datetime):
-        return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+    if value is None:
+        return None
+    return as_utc(value if isinstance(value, datetime) else datetime.fromisoformat(str(value)))
+
+
+def _sql(runner: reads.SessionRunner) -> reads._Sql:
+    return reads._Sql("postgresql" if runner.pg else "sqlite")
 
 
 async def lock(runner: reads.SessionRunner, principal: Any, job_uuid: str) -> JobState | None:
     """The job if the caller may see it, locked until the transaction ends (SQLite has no row
     locks: a no-op UPDATE takes the database write lock first, so a concurrent writer of the same
     job reads its state only after this transaction ends)."""
-    q = reads._Sql("postgresql" if runner.pg else "sqlite")
+    q = _sql(runner)
     if not runner.pg:
         await runner("UPDATE jobs SET updated_at = updated_at WHERE uuid = {0}", job_uuid)
     visible = reads.visibility_sql(q, principal, "j")
@@ -105,7 +104,7 @@ async def lock(runner: reads.SessionRunner, principal: Any, job_uuid: str) -> Jo
 
 async def save(runner: reads.SessionRunner, state: JobState, now: datetime) -> None:
     """Write the lifecycle columns back (one UPDATE, every such column, so one statement shape)."""
-    q = reads._Sql("postgresql" if runner.pg else "sqlite")
+    q = _sql(runner)
     sets = []
     for name in LIFECYCLE:
         value = getattr(state, name)
@@ -139,7 +138,7 @@ async def record(
     now: datetime,
 ) -> None:
     """One ``job_events`` row, as ``service.record`` writes it through the ORM."""
-    q = reads._Sql("postgresql" if runner.pg else "sqlite")
+    q = _sql(runner)
     sql = (
         "INSERT INTO job_events (job_id, user_id, event, before, after, reason, created_at) VALUES "
         f"({q.p(job_id)}, {q.p(user_id)}, {q.p(event)}, {q.p(_document(before))}, {q.p(_document(after))}, "
@@ -151,7 +150,7 @@ async def record(
 async def record_recall(
     runner: reads.SessionRunner, job_id: int, reason: str, user_id: int | None, now: datetime
 ) -> None:
-    q = reads._Sql("postgresql" if runner.pg else "sqlite")
+    q = _sql(runner)
     sql = (
         "INSERT INTO job_recalls (job_id, reason, recalled_by_user_id, created_at) VALUES "
         f"({q.p(job_id)}, {q.p(reason)}, {q.p(user_id)}, {q.ts(now)})"
@@ -198,7 +197,7 @@ async def insert_job(
     SQLite: insert with a temporary ref, then set it (no sequence to draw from; both are local)."""
     row = {**values, "uuid": uuid, "recall_count": 0, "created_by_user_id": user_id, "reported_at": now,
            "created_at": now, "updated_at": now}  # fmt: skip
-    q = reads._Sql("postgresql" if runner.pg else "sqlite")
+    q = _sql(runner)
     names = list(_INSERT_TYPES)
     if runner.pg:
         cells = ", ".join(f"CAST({q.p(row[n])} AS {_INSERT_TYPES[n]})" for n in names)
@@ -232,7 +231,7 @@ def _sqlite_value(q: reads._Sql, name: str, value: Any) -> str:
 async def contractor_ref(
     runner: reads.SessionRunner, contractor_id: int | None, contractor_uuid: str | None
 ) -> ContractorRef | None:
-    q = reads._Sql("postgresql" if runner.pg else "sqlite")
+    q = _sql(runner)
     where = []
     if contractor_uuid is not None:
         where.append(f"c.uuid = {q.p(contractor_uuid)}")
