@@ -252,6 +252,9 @@ class Stats:
     codes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
+SAMPLES: list | None = [] if os.environ.get("LOAD_SAMPLES") else None
+
+
 class Mix:
     def __init__(self, base: str, gen: js.Generator, ids: dict[str, Any], people: dict[str, Actor],
                  pairs: list[dict[str, Any]], postcodes: list[str]) -> None:  # fmt: skip
@@ -285,6 +288,10 @@ class Mix:
             st.codes["timeout" if isinstance(exc, TimeoutError) else type(exc).__name__] += 1
             return None
         st.latencies.append((time.perf_counter() - t0) * 1000)
+        if SAMPLES is not None:
+            w = c._writer
+            lport = w.get_extra_info("sockname")[1] if w is not None else 0
+            SAMPLES.append((lport, label, t0, (time.perf_counter() - t0) * 1000, r.headers.get("x-response-time-ms", "")))
         st.codes[str(r.status_code)] += 1
         try:
             st.server_ms.append(float(r.headers.get("x-response-time-ms", "nan")))
@@ -388,8 +395,16 @@ async def run_level(
         finally:
             await c.close()
 
+    async def snap() -> None:
+        await asyncio.sleep(seconds / 2)
+        import subprocess
+        ss = subprocess.run(["ss", "-tnpH", "state", "established"], capture_output=True, text=True).stdout
+        with open(os.environ["LOAD_SAMPLES"] + f".{clients}.ss", "w") as f:
+            f.write(ss)
+
     cpu0, t0 = time.process_time(), time.perf_counter()
-    await asyncio.gather(*(client(n) for n in range(clients)))
+    extra = [snap()] if SAMPLES is not None and not ping_only else []
+    await asyncio.gather(*(client(n) for n in range(clients)), *extra)
     wall = time.perf_counter() - t0
     cpu = time.process_time() - cpu0
     return stats, wall, cpu / wall
@@ -524,6 +539,12 @@ async def drive(args: argparse.Namespace, base: str, url: str, gen: js.Generator
         before = meter.snapshot()
         stats, wall, cpu = await run_level(mix, clients, args.seconds)
         usage = CpuMeter.delta(before, meter.snapshot())
+        if SAMPLES is not None:
+            import subprocess
+            with open(os.environ["LOAD_SAMPLES"] + f".{clients}.csv", "w") as f:
+                for row in SAMPLES:
+                    f.write(",".join(map(str, row)) + "\n")
+            SAMPLES.clear()
         conns = await pg_connections(url)
         floor, fwall, fcpu = await run_level(mix, clients, args.floor_seconds, ping_only=True)
         stats.update(floor)
