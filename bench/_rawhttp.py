@@ -30,6 +30,14 @@ class RawClient:
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
 
+    @property
+    def local_port(self) -> int:
+        """This client's port on its current connection (0 when not connected)."""
+        if self._writer is None:
+            return 0
+        sockname = self._writer.get_extra_info("sockname")
+        return int(sockname[1]) if sockname else 0
+
     async def close(self) -> None:
         if self._writer is not None:
             self._writer.close()

@@ -23,7 +23,9 @@
 
 Prints per endpoint and per level: requests, throughput, p50/p95/p99/max (client side), server
 p99 (``X-Response-Time-ms``), error rate; the load generator's own CPU share (it runs on the same
-machine); then a summary block against the goal (p99 <= 250 ms, 0 errors at 64 clients).
+machine); where the tail comes from: per server process (connections, req/s, p50/p99) and the
+mix's throughput per second (``--samples DIR`` writes every request to a CSV); then a summary block
+against the goal (p99 <= 250 ms, 0 errors at 64 clients).
 Everything is removed at the end (``--keep`` keeps the database; ``--reuse URL`` measures it again).
 
     .venv/bin/python bench/load_report.py --help
@@ -37,6 +39,8 @@ import argparse
 import asyncio
 import os
 import random
+import re
+import subprocess
 import sys
 import time
 from collections import defaultdict
@@ -252,7 +256,15 @@ class Stats:
     codes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
-SAMPLES: list | None = [] if os.environ.get("LOAD_SAMPLES") else None
+@dataclass
+class Sample:
+    """One mix request: start (s after the level began), endpoint, latency, status, client port."""
+
+    start: float
+    label: str
+    ms: float
+    status: str
+    port: int
 
 
 class Mix:
@@ -272,6 +284,9 @@ class Mix:
             for i in range(0, js.N_AGENTS, 10)
             if f"scale-agent{i:03d}@example.com" in people
         ]
+        self.samples: list[Sample] = []
+        self.workers: dict[int, int] = {}  # client port -> server process
+        self.t0 = time.perf_counter()
         self.ops = [op for op, _ in MIX if op != "flow" or pairs]
         self.weights = [w for op, w in MIX if op != "flow" or pairs]
 
@@ -283,16 +298,17 @@ class Mix:
         try:
             r = await c.request(method, path, **kw)
         except (TimeoutError, OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
-            st.latencies.append((time.perf_counter() - t0) * 1000)
+            ms = (time.perf_counter() - t0) * 1000
+            st.latencies.append(ms)
             st.errors += 1
-            st.codes["timeout" if isinstance(exc, TimeoutError) else type(exc).__name__] += 1
+            code = "timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
+            st.codes[code] += 1
+            self.samples.append(Sample(t0 - self.t0, label, ms, code, c.local_port))
             return None
-        st.latencies.append((time.perf_counter() - t0) * 1000)
-        if SAMPLES is not None:
-            w = c._writer
-            lport = w.get_extra_info("sockname")[1] if w is not None else 0
-            SAMPLES.append((lport, label, t0, (time.perf_counter() - t0) * 1000, r.headers.get("x-response-time-ms", "")))
+        ms = (time.perf_counter() - t0) * 1000
+        st.latencies.append(ms)
         st.codes[str(r.status_code)] += 1
+        self.samples.append(Sample(t0 - self.t0, label, ms, str(r.status_code), c.local_port))
         try:
             st.server_ms.append(float(r.headers.get("x-response-time-ms", "nan")))
             st.db_ms.append(float(r.headers.get("x-db-query-time-ms", "nan")))
@@ -395,19 +411,65 @@ async def run_level(
         finally:
             await c.close()
 
-    async def snap() -> None:
+    async def map_workers() -> None:  # halfway through, every client's connection is open
         await asyncio.sleep(seconds / 2)
-        import subprocess
-        ss = subprocess.run(["ss", "-tnpH", "state", "established"], capture_output=True, text=True).stdout
-        with open(os.environ["LOAD_SAMPLES"] + f".{clients}.ss", "w") as f:
-            f.write(ss)
+        mix.workers = await asyncio.to_thread(server_pid_by_client_port, int(port))
 
+    mix.samples, mix.workers, mix.t0 = [], {}, time.perf_counter()
     cpu0, t0 = time.process_time(), time.perf_counter()
-    extra = [snap()] if SAMPLES is not None and not ping_only else []
-    await asyncio.gather(*(client(n) for n in range(clients)), *extra)
+    await asyncio.gather(*(client(n) for n in range(clients)), *([] if ping_only else [map_workers()]))
     wall = time.perf_counter() - t0
     cpu = time.process_time() - cpu0
     return stats, wall, cpu / wall
+
+
+def server_pid_by_client_port(server_port: int) -> dict[int, int]:
+    """Which server process holds each client connection (``ss``; empty where it is missing)."""
+    try:
+        out = subprocess.run(["ss", "-tnpH", "state", "established", f"( sport = :{server_port} )"],
+                             capture_output=True, text=True, timeout=10, check=False).stdout  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    found: dict[int, int] = {}
+    for line in out.splitlines():
+        m = re.search(r':\d+\s+\S+:(\d+)\s+users:\(\("[^"]*",pid=(\d+)', line)
+        if m:
+            found[int(m.group(1))] = int(m.group(2))
+    return found
+
+
+def print_spread(clients: int, mix: Mix, wall: float, samples_dir: str | None) -> None:
+    """Where the tail comes from: per server process (keep-alive connections stay on the process the
+    kernel gave them) and per second (the machine's throughput over time)."""
+    samples = mix.samples
+    if samples_dir:
+        os.makedirs(samples_dir, exist_ok=True)
+        path = os.path.join(samples_dir, f"level-{clients}.csv")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("start_s,endpoint,latency_ms,status,client_port,server_pid\n")
+            for x in samples:
+                f.write(f"{x.start:.4f},{x.label},{x.ms:.2f},{x.status},{x.port},{mix.workers.get(x.port, '')}\n")
+        print(f"samples: {path}")
+    by_pid: dict[int, list[float]] = defaultdict(list)
+    conns: dict[int, set[int]] = defaultdict(set)
+    for x in samples:
+        pid = mix.workers.get(x.port)
+        if pid is not None:
+            by_pid[pid].append(x.ms)
+            conns[pid].add(x.port)
+    if by_pid:
+        parts = [
+            f"pid {pid}: {len(conns[pid])} connections, {len(v) / wall:.0f} req/s, p50 {pct(v, 50):.0f}, "
+            f"p99 {pct(v, 99):.0f} ms"
+            for pid, v in sorted(by_pid.items())
+        ]
+        print("per server process: " + "; ".join(parts))
+    per_second: dict[int, int] = defaultdict(int)
+    for x in samples:
+        per_second[int(x.start + x.ms / 1000)] += 1
+    full = sorted(n for sec, n in per_second.items() if 0 < sec < int(wall))
+    if full:
+        print(f"mix throughput per whole second: min {full[0]}, median {full[len(full) // 2]}, max {full[-1]} req/s")
 
 
 class CpuMeter:
@@ -539,17 +601,14 @@ async def drive(args: argparse.Namespace, base: str, url: str, gen: js.Generator
         before = meter.snapshot()
         stats, wall, cpu = await run_level(mix, clients, args.seconds)
         usage = CpuMeter.delta(before, meter.snapshot())
-        if SAMPLES is not None:
-            import subprocess
-            with open(os.environ["LOAD_SAMPLES"] + f".{clients}.csv", "w") as f:
-                for row in SAMPLES:
-                    f.write(",".join(map(str, row)) + "\n")
-            SAMPLES.clear()
+        spread = (mix.samples, mix.workers)
         conns = await pg_connections(url)
         floor, fwall, fcpu = await run_level(mix, clients, args.floor_seconds, ping_only=True)
         stats.update(floor)
         rows += print_level(clients, stats, wall, cpu, conns, fwall)
         print(usage)
+        mix.samples, mix.workers = spread
+        print_spread(clients, mix, wall, args.samples)
         print(f"(floor: {fwall:.0f} s of GET /api/ping alone right after the mix, generator "
               f"{fcpu * 100:.0f} % of a core; ALL = the mix only)")  # fmt: skip
     return rows
@@ -612,6 +671,8 @@ def main() -> None:
     p.add_argument("--pairs-per-type", type=int, default=4, help="eligible triples to find per job type")
     p.add_argument("--seed", type=int, default=20261128)
     p.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of the jobs list queries")
+    p.add_argument("--samples", metavar="DIR", help="write every mix request (start, endpoint, latency, status, "
+                   "server process) to DIR/level-N.csv")  # fmt: skip
     p.add_argument("--keep", action="store_true", help="keep the database and print its URL")
     p.add_argument("--reuse", metavar="URL", help="measure a database kept by --keep (same sizes; not dropped)")
     args = p.parse_args()

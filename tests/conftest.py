@@ -97,7 +97,7 @@ async def build_app(tmp: Path, *, seed: bool = True, **overrides: Any) -> Built:
 async def built(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Built]:
     b = await build_app(tmp_path_factory.mktemp("db"))
     yield b
-    await b.app.state.ctx.db.dispose()
+    await b.app.state.ctx.aclose()
     await b.drop()
 
 
@@ -118,7 +118,7 @@ async def make_app(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Fast
 
     yield factory
     for b in made:
-        await b.app.state.ctx.db.dispose()
+        await b.app.state.ctx.aclose()
         await b.drop()
 
 

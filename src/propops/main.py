@@ -14,12 +14,13 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from propops import __version__
+from propops.auth.cache import AuthCache
 from propops.auth.deps import public
 from propops.core.context import AppContext
 from propops.core.db import Database
 from propops.core.envelope import failure
 from propops.core.errors import AppError
-from propops.core.fastpath import make_reader
+from propops.core.fastpath import PostgresReader, make_reader
 from propops.core.middleware import PropOpsMiddleware
 from propops.core.ratelimit import make_store
 from propops.core.settings import Settings, get_settings
@@ -124,6 +125,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         rate_limits=make_store(settings.rate_limit_backend, settings.redis_url),
         fast=make_reader(settings.database_url),
     )
+    if isinstance(ctx.fast, PostgresReader) and settings.auth_cache_seconds > 0:
+        ctx.auth_cache = AuthCache(ctx.fast.dsn, settings.auth_cache_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -135,10 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if schedule is not None:
                 await schedule.stop()
-            await ctx.rate_limits.close()
-            if ctx.fast is not None:
-                await ctx.fast.close()
-            await ctx.db.dispose()
+            await ctx.aclose()
 
     app = FastAPI(title="PropOps API", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.ctx = ctx

@@ -6,6 +6,15 @@ apps, a proxy's upstream pool) then all land on one process: under the load repo
 ran at 92 % of a core while the other sat idle. With ``SO_REUSEPORT`` each worker listens on its
 own socket and the kernel spreads new connections over them by address hash.
 
+The kernel's hash spreads connections evenly only on average: 64 kept-alive clients on 2 workers
+split 36/28 in the load report, and both workers being equally busy, the clients of the fuller one
+waited 29 % longer (the p99 of the whole run was theirs). So the workers share their connection
+counts (one integer each in shared memory) and a worker holding more than its share plus one asks
+one client at a time to reconnect (``Connection: close`` on a response, at most every
+``SHED_INTERVAL_SECONDS``); the new connection lands wherever the kernel hashes it, and the counts
+converge within a second or two. Clients that honour HTTP/1.1 (browsers, httpx, requests, proxies)
+reconnect transparently. ``--no-rebalance`` turns it off.
+
 The supervisor restarts a worker that dies and stops them all on SIGINT/SIGTERM. Where the
 platform has no ``SO_REUSEPORT`` (or with one worker) it falls back to plain ``uvicorn.run``.
 
@@ -28,6 +37,7 @@ from typing import Any
 
 log = logging.getLogger("propops.server")
 RESTART_BACKOFF_SECONDS = 1.0
+SHED_INTERVAL_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,7 @@ class ServeOptions:
     factory: bool = False
     log_level: str = "info"
     backlog: int = 2048
+    rebalance: bool = True
 
 
 def reuseport_available() -> bool:
@@ -76,13 +87,52 @@ def _die_with_parent() -> None:
         sys.exit(0)
 
 
-def _worker(opts: ServeOptions) -> None:
+class Rebalancer:
+    """ASGI wrapper of one worker: publishes its open connection count and, while it holds more than
+    its share, closes one kept-alive connection at a time after its response (see the module doc)."""
+
+    def __init__(self, app: Any, connections: Any, counts: Any, index: int) -> None:
+        self.app = app
+        self.connections = connections  # uvicorn's live set of this worker's connections
+        self.counts = counts  # shared: one slot per worker
+        self.index = index
+        self.next_shed = 0.0
+
+    def shed(self) -> bool:
+        mine = len(self.connections)
+        self.counts[self.index] = mine
+        share = sum(self.counts[:]) / len(self.counts)
+        now = time.monotonic()
+        if mine > share + 1 and now >= self.next_shed:
+            self.next_shed = now + SHED_INTERVAL_SECONDS
+            return True
+        return False
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_maybe_closing(message: Any) -> None:
+            if message["type"] == "http.response.start" and self.shed():
+                message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
+            await send(message)
+
+        await self.app(scope, receive, send_maybe_closing)
+
+
+def _worker(opts: ServeOptions, index: int = 0, counts: Any = None) -> None:
     """One worker: its own socket in the port's reuseport group, one uvicorn server on it."""
     import uvicorn
 
     _die_with_parent()
     sock = bind_reuseport(opts.host, opts.port, opts.backlog)
-    uvicorn.Server(_config(opts)).run(sockets=[sock])
+    config = _config(opts)
+    server = uvicorn.Server(config)
+    if counts is not None:
+        config.load()
+        config.loaded_app = Rebalancer(config.loaded_app, server.server_state.connections, counts, index)
+    server.run(sockets=[sock])
 
 
 def serve(opts: ServeOptions) -> int:
@@ -111,9 +161,13 @@ class Supervisor:
         self.ctx = multiprocessing.get_context("spawn")
         self.workers: list[BaseProcess] = []
         self.stopping = False
+        # Open connections per worker (plain shared ints: each worker writes only its own slot).
+        self.counts = self.ctx.Array("i", opts.workers, lock=False) if opts.rebalance else None
 
-    def _start(self) -> BaseProcess:
-        proc = self.ctx.Process(target=_worker, args=(self.opts,), daemon=False)
+    def _start(self, index: int) -> BaseProcess:
+        if self.counts is not None:
+            self.counts[index] = 0
+        proc = self.ctx.Process(target=_worker, args=(self.opts, index, self.counts), daemon=False)
         proc.start()
         return proc
 
@@ -123,7 +177,7 @@ class Supervisor:
     def run(self) -> int:
         signal.signal(signal.SIGINT, self._stop)
         signal.signal(signal.SIGTERM, self._stop)
-        self.workers = [self._start() for _ in range(self.opts.workers)]
+        self.workers = [self._start(i) for i in range(self.opts.workers)]
         log.info("%d workers on %s:%d (SO_REUSEPORT)", len(self.workers), self.opts.host, self.opts.port)
         while not self.stopping:
             time.sleep(0.2)
@@ -131,7 +185,7 @@ class Supervisor:
                 if not proc.is_alive() and not self.stopping:
                     log.warning("worker pid %s exited with %s; restarting", proc.pid, proc.exitcode)
                     time.sleep(RESTART_BACKOFF_SECONDS)
-                    self.workers[i] = self._start()
+                    self.workers[i] = self._start(i)
         for proc in self.workers:
             if proc.is_alive() and proc.pid is not None:
                 os.kill(proc.pid, signal.SIGTERM)  # uvicorn's graceful shutdown
@@ -152,11 +206,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    p.add_argument("--no-rebalance", action="store_true", help="leave kept-alive connections where the kernel put them")
     args = p.parse_args(argv)
     if not 1 <= args.workers <= 64:
         p.error("--workers must be 1-64")
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s: %(name)s: %(message)s")
-    return serve(ServeOptions(args.app, args.host, args.port, args.workers, args.factory, args.log_level))
+    return serve(
+        ServeOptions(
+            args.app, args.host, args.port, args.workers, args.factory, args.log_level, rebalance=not args.no_rebalance
+        )
+    )
 
 
 if __name__ == "__main__":

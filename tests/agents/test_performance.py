@@ -200,7 +200,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[
             for k, v in ids.items()
         },
     }
-    await app.state.ctx.db.dispose()
+    await app.state.ctx.aclose()
     await built.drop()
 
 

@@ -114,9 +114,7 @@ async def test_app_on_a_closed_port_answers_503_quickly(tmp_path: Path) -> None:
             assert (await c.get("/api/ping")).status_code == 200  # the framework itself is fine
             assert time.perf_counter() - started < 10
     finally:
-        await app.state.ctx.db.dispose()
-        if app.state.ctx.fast is not None:
-            await app.state.ctx.fast.close()
+        await app.state.ctx.aclose()
 
 
 async def test_orm_connection_refused_on_authenticated_routes_is_503(
@@ -175,4 +173,4 @@ async def test_unavailable_is_not_a_hang_under_concurrency(tmp_path: Path) -> No
             results = await asyncio.wait_for(asyncio.gather(*(c.get("/api/health") for _ in range(40))), timeout=20)
         assert {r.status_code for r in results} == {503}
     finally:
-        await app.state.ctx.db.dispose()
+        await app.state.ctx.aclose()

@@ -144,3 +144,72 @@ def _running(pid: int) -> bool:
 def test_worker_count_is_validated(workers: str) -> None:
     with pytest.raises(SystemExit):
         server.main(["tests.core.pid_app:app", "--workers", workers])
+
+
+def test_rebalancer_sheds_one_connection_at_a_time_while_above_its_share() -> None:
+    """The worker's side of the balancing: above its share plus one it marks one response
+    ``Connection: close`` per interval; at or near its share, never."""
+    import asyncio
+
+    sent: list[dict[str, object]] = []
+
+    async def app(scope: object, receive: object, send: object) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"0")]})  # type: ignore[operator]
+        await send({"type": "http.response.body", "body": b""})  # type: ignore[operator]
+
+    async def collect(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b""}
+
+    connections = {object() for _ in range(30)}
+    counts = [0, 20]  # the other worker holds 20
+    balancer = server.Rebalancer(app, connections, counts, 0)
+
+    def closes() -> list[bool]:
+        return [(b"connection", b"close") in m.get("headers", []) for m in sent if m["type"] == "http.response.start"]  # type: ignore[operator]
+
+    async def requests(n: int) -> None:
+        for _ in range(n):
+            await balancer({"type": "http"}, receive, collect)
+
+    asyncio.run(requests(3))
+    assert counts[0] == 30  # published
+    assert closes() == [True, False, False]  # one per interval
+    time.sleep(server.SHED_INTERVAL_SECONDS * 1.5)
+    asyncio.run(requests(1))
+    assert closes()[-1] is True
+    sent.clear()
+    for _ in range(5):
+        connections.pop()  # 25 vs 20: share 22.5, 25 > 23.5 still sheds; 21 does not
+    time.sleep(server.SHED_INTERVAL_SECONDS * 1.5)
+    asyncio.run(requests(1))
+    assert closes() == [True]
+    while len(connections) > 21:
+        connections.pop()
+    time.sleep(server.SHED_INTERVAL_SECONDS * 1.5)
+    sent.clear()
+    asyncio.run(requests(3))
+    assert closes() == [False, False, False]
+
+
+def test_kept_alive_clients_end_evenly_spread(running: tuple[subprocess.Popen[bytes], int]) -> None:
+    """60 clients each keeping one connection and sending requests for a few seconds: they end up
+    within two connections of an even split between the workers, with every request answered."""
+    _, port = running
+    clients = [httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) for _ in range(60)]
+    try:
+        last: list[int] = []
+        deadline = time.monotonic() + 4
+        while time.monotonic() < deadline:
+            last = []
+            for c in clients:
+                r = c.get("/")
+                assert r.status_code == 200
+                last.append(int(r.text))
+        counts = sorted(last.count(p) for p in set(last))
+    finally:
+        for c in clients:
+            c.close()
+    assert len(counts) == 2 and counts[1] - counts[0] <= 4, counts

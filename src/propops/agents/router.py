@@ -20,7 +20,7 @@ from propops.agents.schemas import (
 from propops.auth.deps import require
 from propops.auth.service import Principal
 from propops.branches.service import clean_search
-from propops.core.deps import DbSession
+from propops.core.deps import Ctx, DbSession
 from propops.core.envelope import Envelope, ListEnvelope, RawJSONResponse, error_responses, ok, ok_list
 from propops.core.pagination import PageParams
 from propops.core.params import UUID_EXAMPLE, UUID_PATTERN, DayQuery, SearchQuery, UuidQuery
@@ -121,9 +121,9 @@ async def branches_post(principal: BranchesCaller, session: DbSession, body: Sha
     responses=error_responses(400, 401, 403, 404, 429),
     summary="SLA targets of an agent's primary branch, and of every branch it operates on",
 )
-async def agent_sla(principal: ListCaller, session: DbSession, agent_uuid: AgentUuidQuery = None) -> RawJSONResponse:
+async def agent_sla(principal: ListCaller, ctx: Ctx, agent_uuid: AgentUuidQuery = None) -> RawJSONResponse:
     """Plain values in the documented shape (only the keys the reply has), sent without re-validation."""
-    return RawJSONResponse(ok(await service.agent_sla(session, principal, agent_uuid)))
+    return RawJSONResponse(ok(await service.agent_sla(ctx.read_all, principal, agent_uuid)))
 
 
 @router.get(

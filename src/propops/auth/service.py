@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from propops.auth import cache as auth_cache
 from propops.auth.models import (
     STATUS_ACTIVE,
     STATUS_DISABLED,
@@ -113,9 +114,15 @@ async def authenticate_token(ctx: AppContext, raw_token: str) -> Principal:
     if not raw_token or len(raw_token) > 512:
         raise Unauthorized("Invalid or expired token.")
     hashed = token_hash(ctx.settings.secret_key, raw_token)
-    row = await ctx.read_one(_AUTH_SQL, hashed)
+    cache = ctx.auth_cache
+    row = cache.get(hashed) if cache is not None else None
     if row is None:
-        raise Unauthorized("Invalid or expired token.")
+        gen = auth_cache.generation()
+        row = await ctx.read_one(_AUTH_SQL, hashed)
+        if row is None:
+            raise Unauthorized("Invalid or expired token.")
+        if cache is not None:
+            cache.put(hashed, gen, row)
     (
         token_id,
         expires_at,

@@ -7,6 +7,7 @@ from typing import Any
 
 from starlette.requests import Request
 
+from propops.auth.cache import AuthCache
 from propops.core.db import Database
 from propops.core.fastpath import FastReader, read
 from propops.core.ratelimit import RateLimitStore
@@ -22,11 +23,21 @@ class AppContext:
     permission_cache: dict[int, tuple[int, frozenset[str]]] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
     fast: FastReader | None = None
+    auth_cache: AuthCache | None = None
 
     async def read_all(self, template: str, *params: Any) -> list[tuple[Any, ...]]:
         """Hot-path read on the raw driver; see ``propops.core.fastpath``."""
         rows: list[tuple[Any, ...]] = await read(self.db, self.fast, template, params)
         return rows
+
+    async def aclose(self) -> None:
+        """Release what the app holds: listener, rate-limit store, raw pool, engine."""
+        if self.auth_cache is not None:
+            await self.auth_cache.close()
+        await self.rate_limits.close()
+        if self.fast is not None:
+            await self.fast.close()
+        await self.db.dispose()
 
     async def read_one(self, template: str, *params: Any) -> tuple[Any, ...] | None:
         row: tuple[Any, ...] | None = await read(self.db, self.fast, template, params, one=True)

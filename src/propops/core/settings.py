@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     rate_limit_backend: Literal["memory", "redis"] = "memory"
     redis_url: str = "redis://127.0.0.1:6379/0"
 
+    # Token lookups cached per process, PostgreSQL only, invalidated by LISTEN/NOTIFY on every change
+    # to accounts, tokens or permissions (see ``propops.auth.cache``); this is only the longest an
+    # entry lives whatever happens. 0 = read the token row on every request.
+    auth_cache_seconds: float = Field(default=10.0, ge=0, le=300)
+
     # Admission control, per server process: at most this many requests are handled at once; the
     # rest wait their turn in arrival order (0 = no limit). See ``propops.core.middleware``.
     max_concurrent_requests: int = Field(default=4, ge=0)

@@ -1,0 +1,170 @@
+"""The per-process token cache (``propops.auth.cache``): it serves repeat lookups, and every change
+to a token, an account or a permission is seen on the next request, whether this process made it
+(synchronous invalidation) or another one did (PostgreSQL NOTIFY, simulated by a separate
+connection writing the same rows, as another server process or psql would)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import pytest
+from fastapi import FastAPI
+
+from propops.auth import cache as auth_cache
+from propops.auth.cache import AuthCache
+from propops.core.security import token_hash
+from tests.conftest import PG_URL, AuthedClient, client_for, login_as
+
+pytestmark = pytest.mark.skipif(not PG_URL, reason="the cache needs PostgreSQL notifications")
+
+
+async def _until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def live(make_app: Callable[..., Awaitable[FastAPI]]) -> AsyncIterator[dict[str, Any]]:
+    """A fresh app whose cache is live, a signed-in admin, and a second connection ("another
+    process") to the same database."""
+    app = await make_app()
+    cache: AuthCache = app.state.ctx.auth_cache
+    assert cache is not None
+    async with client_for(app) as http:
+        admin = await login_as(http, "admin@example.com")
+        assert (await admin.get("/api/auth/me")).status_code == 200  # starts the listener
+        await _until(lambda: cache.live)
+        other = await asyncpg.connect(cache.dsn)
+        try:
+            yield {"app": app, "cache": cache, "admin": admin, "http": http, "other": other}
+        finally:
+            await other.close()
+
+
+def _hash(app: FastAPI, client: AuthedClient) -> str:
+    return token_hash(app.state.ctx.settings.secret_key, client.token)
+
+
+async def test_repeat_lookups_are_served_from_the_cache(live: dict[str, Any]) -> None:
+    cache, admin = live["cache"], live["admin"]
+    assert (await admin.get("/api/auth/me")).status_code == 200
+    hits = cache.hits
+    for _ in range(5):
+        assert (await admin.get("/api/auth/me")).status_code == 200
+    assert cache.hits == hits + 5
+    assert _hash(live["app"], admin) in cache.entries
+
+
+async def test_logout_here_fails_the_next_request_at_once(live: dict[str, Any]) -> None:
+    admin = live["admin"]
+    assert (await admin.get("/api/auth/me")).status_code == 200  # cached
+    assert (await admin.post("/api/auth/logout")).status_code == 200
+    # No wait for the notice: this process's own commit invalidated synchronously.
+    r = await admin.get("/api/auth/me")
+    assert r.status_code == 401, r.text
+
+
+async def test_revocation_by_another_process_reaches_this_one(live: dict[str, Any]) -> None:
+    app, admin, other = live["app"], live["admin"], live["other"]
+    assert (await admin.get("/api/auth/me")).status_code == 200
+    before = auth_cache.generation()
+    await other.execute("UPDATE api_tokens SET revoked_at = now() WHERE token_hash = $1", _hash(app, admin))
+    await _until(lambda: auth_cache.generation() != before)
+    r = await admin.get("/api/auth/me")
+    assert r.status_code == 401, r.text
+    assert "revoked" in r.json()["message"]
+
+
+async def test_account_disabled_elsewhere_is_refused(live: dict[str, Any]) -> None:
+    http, other = live["http"], live["other"]
+    agent = await login_as(http, "agent002@example.com")
+    assert (await agent.get("/api/auth/me")).status_code == 200
+    before = auth_cache.generation()
+    await other.execute("UPDATE users SET account_status_id = 2 WHERE email = 'agent002@example.com'")
+    await _until(lambda: auth_cache.generation() != before)
+    assert (await agent.get("/api/auth/me")).status_code == 401
+
+
+async def test_permission_revoked_elsewhere_is_refused(live: dict[str, Any]) -> None:
+    http, other = live["http"], live["other"]
+    agent = await login_as(http, "agent003@example.com")
+    r = await agent.get("/api/jobs/manage", params={"action": "list", "limit": 1})
+    assert r.status_code == 200, r.text
+    user_id = await other.fetchval("SELECT id FROM users WHERE email = 'agent003@example.com'")
+    before = auth_cache.generation()
+    async with other.transaction():  # what the permissions admin does: the grant, then the epoch
+        await other.execute(
+            "INSERT INTO user_permissions (user_id, permission_key, granted) VALUES ($1, 'api.jobs.manage.manage', false)", user_id
+        )
+        await other.execute("UPDATE system_state SET value = value + 1 WHERE key = 'permissions_epoch'")
+    await _until(lambda: auth_cache.generation() != before)
+    r = await agent.get("/api/jobs/manage", params={"action": "list", "limit": 1})
+    assert r.status_code == 403, r.text
+
+
+async def test_rolled_back_change_sends_no_notice(live: dict[str, Any]) -> None:
+    app, admin, other = live["app"], live["admin"], live["other"]
+    assert (await admin.get("/api/auth/me")).status_code == 200
+    before = auth_cache.generation()
+    tx = other.transaction()
+    await tx.start()
+    await other.execute("UPDATE api_tokens SET revoked_at = now() WHERE token_hash = $1", _hash(app, admin))
+    await tx.rollback()
+    await asyncio.sleep(0.3)
+    assert auth_cache.generation() == before
+    assert (await admin.get("/api/auth/me")).status_code == 200
+
+
+async def test_listener_lost_means_no_cache_until_it_is_back(live: dict[str, Any]) -> None:
+    """PostgreSQL drops the listening connection (a restart does the same): the cache goes dark at
+    once, requests read the database meanwhile, and the listener comes back by itself."""
+    cache, admin, other = live["cache"], live["admin"], live["other"]
+    pid = cache._conn.get_server_pid()
+    await other.execute("SELECT pg_terminate_backend($1)", pid)
+    await _until(lambda: not cache.live)
+    assert not cache.entries
+    hits = cache.hits
+    assert (await admin.get("/api/auth/me")).status_code == 200
+    assert cache.hits == hits  # read through, not served
+    await _until(lambda: cache.live, seconds=10)
+    assert cache._conn.get_server_pid() != pid
+
+
+async def test_a_lookup_overtaken_by_a_notice_is_not_stored(live: dict[str, Any]) -> None:
+    cache = live["cache"]
+    gen = auth_cache.generation()
+    auth_cache.invalidate()  # a notice arrives while the read is in flight
+    cache.put("k" * 64, gen, ("row",))
+    assert "k" * 64 not in cache.entries
+    cache.put("k" * 64, auth_cache.generation(), ("row",))
+    assert cache.get("k" * 64) == ("row",)
+
+
+async def test_unknown_tokens_are_not_cached(live: dict[str, Any]) -> None:
+    http, cache = live["http"], live["cache"]
+    size = len(cache.entries)
+    for i in range(20):
+        r = await http.get("/api/auth/me", headers={"Authorization": f"Bearer {'z' * 40}{i}"})
+        assert r.status_code == 401
+    assert len(cache.entries) == size
+
+
+async def test_entries_expire_after_the_configured_seconds(live: dict[str, Any]) -> None:
+    cache = live["cache"]
+    cache.put("e" * 64, auth_cache.generation(), ("row",))
+    gen, _stored, row = cache.entries["e" * 64]
+    cache.entries["e" * 64] = (gen, 0.0, row)  # stored long ago
+    assert cache.get("e" * 64) is None
+
+
+async def test_the_cache_can_be_turned_off(make_app: Callable[..., Awaitable[FastAPI]]) -> None:
+    app = await make_app(auth_cache_seconds=0)
+    assert app.state.ctx.auth_cache is None
+    async with client_for(app) as http:
+        admin = await login_as(http, "admin@example.com")
+        assert (await admin.get("/api/auth/me")).status_code == 200
