@@ -16,13 +16,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from propops.certifications.models import Certification, CertificationType, CertificationTypeTrade
 from propops.contractors import coverage as cov
-from propops.contractors.models import Contractor, ContractorCoverageCell, ContractorTrade, Trade
 from propops.geo.geometry import cell_of, haversine_km
+from propops.jobs import reads
 from propops.jobs.models import COMPLETED_STATUSES, OPEN_STATUSES, Job, JobRecall, Property
 from propops.jobs.state import JobState, Place
 
@@ -43,17 +42,18 @@ class Evaluation:
     reasons: list[str] = field(default_factory=list)
 
 
-def _covering_stmt(lat: float, lon: float) -> Any:
-    """``coverage.candidates_stmt`` without its active filter (same grid rows and columns), so an
-    inactive contractor is reported as inactive and not also as out of coverage."""
-    cell = ContractorCoverageCell
-    return select(cell.contractor_id, cell.shape_wkb, cell.base_latitude, cell.base_longitude).where(
-        cell.cell == cell_of(lat, lon),
-        cell.min_lat <= lat,
-        cell.max_lat >= lat,
-        cell.min_lon <= lon,
-        cell.max_lon >= lon,
-    )
+def _sql(runner: reads.SessionRunner) -> reads._Sql:
+    return reads._Sql("postgresql" if runner.pg else "sqlite")
+
+
+def _day(runner: reads.SessionRunner, day: date) -> Any:
+    """A DATE parameter: the driver's date on PostgreSQL, the stored ISO text on SQLite."""
+    return day if runner.pg else day.isoformat()
+
+
+def _ids(q: reads._Sql, ids: list[int]) -> str:
+    """``IN (...)`` contents, one bound parameter per id (an empty list matches nothing)."""
+    return ", ".join(q.p(i) for i in ids) if ids else "NULL"
 
 
 def _name(first: str, last: str, company: str | None) -> str:
@@ -61,74 +61,59 @@ def _name(first: str, last: str, company: str | None) -> str:
 
 
 async def evaluate(
-    session: AsyncSession,
+    runner: reads.SessionRunner,
     job: Job | JobState,
     prop: Property | Place,
     contractor_ids: list[int] | None,
     today: date | None = None,
 ) -> dict[int, Evaluation]:
     """Every failing reason per contractor. ``contractor_ids=None``: every contractor that covers
-    the point or works in the trade (the suggestion candidates)."""
+    the point or works in the trade (the suggestion candidates). Plain SQL in the request's
+    transaction (an assignment runs it on every call: three ORM statements cost ~2 ms of CPU)."""
     today = today or date.today()
     has_point = prop.latitude is not None and prop.longitude is not None
     covering: dict[int, float] = {}
     if has_point:
         assert prop.latitude is not None and prop.longitude is not None
-        stmt = _covering_stmt(prop.latitude, prop.longitude)
+        lat, lon = prop.latitude, prop.longitude
+        # coverage.candidates_stmt without its active filter (same grid rows and columns), so an
+        # inactive contractor is reported as inactive and not also as out of coverage.
+        q = _sql(runner)
+        sql = (
+            "SELECT g.contractor_id, g.shape_wkb, g.base_latitude, g.base_longitude FROM contractor_coverage_cells g "
+            f"WHERE g.cell = {q.p(cell_of(lat, lon))} AND g.min_lat <= {q.p(lat)} AND g.max_lat >= {q.p(lat)} "
+            f"AND g.min_lon <= {q.p(lon)} AND g.max_lon >= {q.p(lon)}"
+        )
         if contractor_ids is not None:
-            stmt = stmt.where(ContractorCoverageCell.contractor_id.in_(contractor_ids))
-        rows = list((await session.execute(stmt)).all())
-        covering = dict(cov.exact_filter(rows, prop.latitude, prop.longitude))
-    trade_holders = select(ContractorTrade.contractor_id).where(ContractorTrade.trade_id == job.trade_id)
-    if contractor_ids is not None:
-        scope: Any = Contractor.id.in_(contractor_ids)
-        cert_scope: Any = Certification.contractor_id.in_(contractor_ids)
-    else:
-        scope = or_(Contractor.id.in_(list(covering)), Contractor.id.in_(trade_holders))
-        cert_scope = or_(
-            Certification.contractor_id.in_(list(covering)), Certification.contractor_id.in_(trade_holders)
-        )
-    # Correlated EXISTS (one primary-key probe per contractor row), not ``IN (trade holders)``: for
-    # an assignment (one contractor) PostgreSQL otherwise hashed every holder of the trade, 0.6 ms.
-    has_trade = (
-        select(ContractorTrade.contractor_id)
-        .where(ContractorTrade.contractor_id == Contractor.id, ContractorTrade.trade_id == job.trade_id)
-        .exists()
+            sql += f" AND g.contractor_id IN ({_ids(q, contractor_ids)})"
+        covering = dict(cov.exact_filter(await runner(sql, *q.params), lat, lon))
+
+    def scope(q: reads._Sql, column: str) -> str:
+        if contractor_ids is not None:
+            return f"{column} IN ({_ids(q, contractor_ids)})"
+        holders = f"SELECT th.contractor_id FROM contractor_trades th WHERE th.trade_id = {q.p(job.trade_id)}"
+        return f"({column} IN ({_ids(q, list(covering))}) OR {column} IN ({holders}))"
+
+    q = _sql(runner)
+    contractors = await runner(
+        "SELECT c.id, c.uuid, c.first_name, c.last_name, c.company_name, c.is_active, c.base_latitude, "
+        "c.base_longitude, EXISTS (SELECT 1 FROM contractor_trades ct WHERE ct.contractor_id = c.id "
+        f"AND ct.trade_id = {q.p(job.trade_id)}), (SELECT t.name FROM trades t WHERE t.id = {q.p(job.trade_id)}) "
+        f"FROM contractors c WHERE {scope(q, 'c.id')}",
+        *q.params,
     )
-    contractors = (
-        await session.execute(
-            select(
-                Contractor.id,
-                Contractor.uuid,
-                Contractor.first_name,
-                Contractor.last_name,
-                Contractor.company_name,
-                Contractor.is_active,
-                Contractor.base_latitude,
-                Contractor.base_longitude,
-                has_trade.label("has_trade"),
-                select(Trade.name).where(Trade.id == job.trade_id).scalar_subquery().label("trade_name"),
-            ).where(scope)
-        )
-    ).all()
     trade_name = contractors[0][-1] if contractors else ""
     # The certificate types the trade requires, each with the candidates holding a valid one (one
     # row per holder; a type nobody holds comes once with NULL), in one query.
-    valid = and_(
-        Certification.certification_type_id == CertificationType.id,
-        cert_scope,
-        Certification.superseded_at.is_(None),
-        Certification.expires_on >= today,
+    q = _sql(runner)
+    cert_rows = await runner(
+        "SELECT ty.id, ty.name, ce.contractor_id FROM certification_types ty "
+        "JOIN certification_type_trades tt ON tt.certification_type_id = ty.id "
+        f"LEFT JOIN certifications ce ON ce.certification_type_id = ty.id AND {scope(q, 'ce.contractor_id')} "
+        f"AND ce.superseded_at IS NULL AND ce.expires_on >= {q.p(_day(runner, today))} "
+        f"WHERE tt.trade_id = {q.p(job.trade_id)} AND ty.is_active = {q.p(True)} ORDER BY ty.name, ty.id",
+        *q.params,
     )
-    cert_rows = (
-        await session.execute(
-            select(CertificationType.id, CertificationType.name, Certification.contractor_id)
-            .join(CertificationTypeTrade, CertificationTypeTrade.certification_type_id == CertificationType.id)
-            .outerjoin(Certification, valid)
-            .where(CertificationTypeTrade.trade_id == job.trade_id, CertificationType.is_active.is_(True))
-            .order_by(CertificationType.name, CertificationType.id)
-        )
-    ).all()
     required = list(dict.fromkeys((int(r[0]), str(r[1])) for r in cert_rows))
     held = {(int(r[2]), int(r[0])) for r in cert_rows if r[2] is not None}
     out: dict[int, Evaluation] = {}
@@ -190,7 +175,7 @@ async def _records(session: AsyncSession, ids: list[int]) -> dict[int, dict[str,
 async def suggest(session: AsyncSession, job: Job, prop: Property, limit: int, offset: int) -> dict[str, Any]:
     """Eligible contractors ranked by distance, open workload and past SLA/recall record; and why
     the other candidates (covering the point or working in the trade) were excluded."""
-    evaluations = await evaluate(session, job, prop, None)
+    evaluations = await evaluate(reads.SessionRunner(session), job, prop, None)
     eligible = [e for e in evaluations.values() if not e.reasons]
     excluded = [e for e in evaluations.values() if e.reasons]
     records = await _records(session, [e.contractor_id for e in eligible])

@@ -13,7 +13,7 @@ from propops.core.clock import iso
 from propops.jobs.models import Job, Property
 from propops.jobs.reads import SessionRunner
 from propops.jobs.state import ContractorRef, JobState
-from propops.notifications.service import enqueue_email
+from propops.notifications.service import enqueue_email_on
 
 
 async def _queue(
@@ -28,7 +28,8 @@ async def _queue(
     if not to:
         return 0
     context: dict[str, Any] = {"subject": subject, "heading": heading, "lines": lines, "greeting": greeting}
-    queued = await enqueue_email(session, to=to, template="notice", context=context, dedupe_key=dedupe_key)
+    runner = SessionRunner(session)
+    queued = await enqueue_email_on(runner, runner.pg, to=to, template="notice", context=context, dedupe_key=dedupe_key)
     return 0 if queued is None else 1
 
 

@@ -44,7 +44,6 @@ from propops.jobs.models import (
     STATUS_NEW,
     Job,
     JobEvent,
-    Property,
 )
 from propops.jobs.schemas import JobManageRequest
 from propops.jobs.state import ContractorRef, JobState
@@ -384,18 +383,6 @@ async def resolve_contractor(
     return found
 
 
-async def _property(session: AsyncSession, principal: Principal, body: JobManageRequest) -> Property:
-    if body.address_uuid is not None:
-        prop, _ = await properties.get_visible(session, principal, body.address_uuid, "address_uuid")
-    elif body.address_id is not None:
-        prop, _ = await properties.get_visible_by_id(session, principal, body.address_id)
-    else:
-        raise InvalidInput.field("address_id", "is required (or address_uuid)")
-    if not prop.is_active:
-        raise InvalidInput.field("address_id", "the property is inactive")
-    return prop
-
-
 # --------------------------------------------------------------------------- writes
 
 
@@ -427,14 +414,36 @@ async def create_job_state(
     priority_id = await _priority(session, body.priority_id, lookups)
     job_type_id = await _job_type(session, body.job_type_id, lookups)
     trade_id = _trade(lookups, body.trade_id, job_type_id)
-    prop = await _property(session, principal, body)
-    agent_id = await _agent(session, principal, body.agent_id, body.agent_uuid, prop.branch_id)
-    target, due = await sla_for(session, prop.branch_id, priority_id, job_type_id, now)
+    runner = reads.SessionRunner(session)
+    if body.address_uuid is None and body.address_id is None:
+        raise InvalidInput.field("address_id", "is required (or address_uuid)")
+    if body.address_uuid is not None and not body.address_uuid:
+        raise InvalidInput.field("address_uuid", "is required")
+    explicit_agent = body.agent_id is not None or body.agent_uuid is not None
+    place = await job_state.new_job_context(
+        runner,
+        principal,
+        property_id=body.address_id,
+        property_uuid=None if body.address_uuid is None else branches.check_uuid(body.address_uuid, "address_uuid"),
+        priority_id=priority_id,
+        job_type_id=job_type_id,
+        own_agent=not explicit_agent and principal.account_type_id == ACCOUNT_AGENT,
+    )
+    if place is None:
+        raise NotFound(properties.NOT_FOUND)
+    if not place.active:
+        raise InvalidInput.field("address_id", "the property is inactive")
+    if explicit_agent:
+        agent_id = await _agent(session, principal, body.agent_id, body.agent_uuid, place.branch_id)
+    else:
+        agent_id = place.own_agent_id
+    target = place.sla_target_hours
+    due = now + timedelta(hours=target) if target is not None else None
     values: dict[str, Any] = {
         "title": title,
         "description": description,
-        "property_id": prop.id,
-        "branch_id": prop.branch_id,
+        "property_id": place.property_id,
+        "branch_id": place.branch_id,
         "agent_id": agent_id,
         "trade_id": trade_id,
         "job_type_id": job_type_id,
@@ -447,7 +456,6 @@ async def create_job_state(
         "sla_due_at": due,
         "parent_job_id": None,
     }
-    runner = reads.SessionRunner(session)
     uuid = str(uuid_mod.uuid4())
     job_id, job_ref = await job_state.insert_job(runner, values, uuid=uuid, user_id=principal.user_id, now=now)
     values["job_ref"] = job_ref
@@ -459,8 +467,8 @@ async def create_job_state(
         uuid=uuid,
         job_ref=job_ref,
         title=title,
-        property_id=prop.id,
-        branch_id=prop.branch_id,
+        property_id=place.property_id,
+        branch_id=place.branch_id,
         agent_id=agent_id,
         trade_id=trade_id,
         status_id=STATUS_NEW,
@@ -668,7 +676,7 @@ async def assign(
     now = now or utcnow()
     override = branches.clean_text(override_reason, "override_reason", 1000)
     prop = await job_state.place(runner, job.property_id)
-    reasons = (await assignment.evaluate(session, job, prop, [contractor.id]))[contractor.id].reasons
+    reasons = (await assignment.evaluate(runner, job, prop, [contractor.id]))[contractor.id].reasons
     if reasons:
         if not override:
             raise Conflict(

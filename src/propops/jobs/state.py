@@ -16,6 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from propops.auth.models import ACCOUNT_AGENT, ACCOUNT_STAFF
 from propops.core.clock import as_utc, iso
 from propops.jobs import reads
 
@@ -250,3 +251,54 @@ async def place(runner: reads.SessionRunner, property_id: int) -> Place:
     lat, lon, postcode, line1, line2, town = rows[0]
     address = ", ".join(x for x in (line1, line2, town, postcode) if x)
     return Place(lat, lon, postcode, address)
+
+
+@dataclass(frozen=True)
+class NewJobContext:
+    """What a new job needs of its property, its default agent and its branch's SLA rules."""
+
+    property_id: int
+    branch_id: int
+    active: bool
+    own_agent_id: int | None
+    sla_target_hours: int | None
+
+
+async def new_job_context(
+    runner: reads.SessionRunner,
+    principal: Any,
+    *,
+    property_id: int | None,
+    property_uuid: str | None,
+    priority_id: int,
+    job_type_id: int | None,
+    own_agent: bool,
+) -> NewJobContext | None:
+    """The visible property (by uuid or id; None: not found or not visible), the caller's own agent
+    row when ``own_agent``, and the SLA target (``branches.sla_target_hours``: the branch's job-type
+    rule, else its generic rule for the priority) in one statement instead of three ORM ones."""
+    q = _sql(runner)
+    agent = f"(SELECT a.id FROM agents a WHERE a.user_id = {q.p(principal.user_id)})" if own_agent else "NULL"
+    rule = f"r.branch_id = p.branch_id AND r.priority_id = {q.p(priority_id)} AND "
+    if job_type_id is None:
+        rule += "r.job_type_id IS NULL"
+    else:
+        rule += f"(r.job_type_id = {q.p(job_type_id)} OR r.job_type_id IS NULL)"
+    where = f"p.uuid = {q.p(property_uuid)}" if property_uuid is not None else f"p.id = {q.p(property_id)}"
+    if principal.account_type_id == ACCOUNT_AGENT:  # agents.visible_branches_select
+        where += (
+            " AND p.branch_id IN (SELECT vb.branch_id FROM agent_branches vb JOIN agents va ON va.id = vb.agent_id "
+            f"WHERE va.user_id = {q.p(principal.user_id)})"
+        )
+    elif principal.account_type_id != ACCOUNT_STAFF:
+        where += " AND 1 = 0"
+    rows = await runner(
+        f"SELECT p.id, p.branch_id, p.is_active, {agent}, "
+        f"(SELECT r.target_hours FROM sla_rules r WHERE {rule} ORDER BY (r.job_type_id IS NULL) LIMIT 1) "
+        f"FROM properties p JOIN branches b ON b.id = p.branch_id WHERE {where}",
+        *q.params,
+    )
+    if not rows:
+        return None
+    pid, branch_id, active, agent_id, target = rows[0]
+    return NewJobContext(int(pid), int(branch_id), bool(active), None if agent_id is None else int(agent_id), target)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,11 +12,14 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from propops.core.clock import iso, utcnow
+from propops.core.clock import as_utc, iso, utcnow
 from propops.core.errors import Conflict, InvalidInput, NotFound
 from propops.core.pagination import Page
 from propops.notifications.models import STATUS_FAILED, STATUS_QUEUED, STATUSES, EmailOutbox
 from propops.notifications.templates import render
+
+Runner = Callable[..., Awaitable[list[tuple[Any, ...]]]]
+SQLITE_STAMP = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores a DateTime in SQLite (naive UTC)
 
 # One address, no display name, no header-injection characters.
 _ADDRESS_RE = re.compile(r"^[^@\s<>\"',;\\]{1,64}@[A-Za-z0-9.-]{1,253}$")
@@ -26,6 +30,52 @@ def _check_address(to: str) -> str:
     if not _ADDRESS_RE.match(value):
         raise InvalidInput.field("to", "must be one plain email address")
     return value
+
+
+def _outbox_values(
+    to: str, template: str, context: dict[str, Any], dedupe_key: str | None, not_before: datetime | None
+) -> dict[str, Any]:
+    rendered = render(template, context)
+    now = utcnow()
+    return {
+        "to_address": _check_address(to),
+        "subject": rendered.subject,
+        "body_text": rendered.text,
+        "body_html": rendered.html,
+        "template": template,
+        "status": STATUS_QUEUED,
+        "attempts": 0,
+        "next_attempt_at": not_before or now,
+        "dedupe_key": dedupe_key,
+        "created_at": now,
+    }
+
+
+async def enqueue_email_on(
+    run: Runner,
+    postgresql_: bool,
+    *,
+    to: str,
+    template: str,
+    context: dict[str, Any],
+    dedupe_key: str | None = None,
+    not_before: datetime | None = None,
+) -> int | None:
+    """``enqueue_email`` as one plain INSERT through ``run``, a runner of the caller's transaction
+    (``jobs.reads.SessionRunner``): the job lifecycle writes queue an email on most calls, and the
+    ORM insert cost ~0.6 ms of CPU each. Same values, same insert-or-ignore on ``dedupe_key``."""
+    values = _outbox_values(to, template, context, dedupe_key, not_before)
+    params = [
+        v if postgresql_ or not isinstance(v, datetime) else as_utc(v).replace(tzinfo=None).strftime(SQLITE_STAMP)
+        for v in values.values()
+    ]
+    placeholders = ", ".join("{" + str(i) + "}" for i in range(len(params)))
+    conflict = " ON CONFLICT (dedupe_key) DO NOTHING" if dedupe_key is not None else ""
+    rows = await run(
+        f"INSERT INTO email_outbox ({', '.join(values)}) VALUES ({placeholders}){conflict} RETURNING id",  # noqa: S608
+        *params,
+    )
+    return int(rows[0][0]) if rows else None
 
 
 async def enqueue_email(
@@ -43,19 +93,7 @@ async def enqueue_email(
     rerun or a concurrent runner sends nothing twice). Insert-or-ignore keeps the caller's
     transaction usable, which a caught IntegrityError would not.
     """
-    rendered = render(template, context)
-    values: dict[str, Any] = {
-        "to_address": _check_address(to),
-        "subject": rendered.subject,
-        "body_text": rendered.text,
-        "body_html": rendered.html,
-        "template": template,
-        "status": STATUS_QUEUED,
-        "attempts": 0,
-        "next_attempt_at": not_before or utcnow(),
-        "dedupe_key": dedupe_key,
-        "created_at": utcnow(),
-    }
+    values = _outbox_values(to, template, context, dedupe_key, not_before)
     dialect = session.get_bind().dialect.name
     if dedupe_key is None:
         stmt: Any = insert(EmailOutbox).values(values)
