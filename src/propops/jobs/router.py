@@ -100,35 +100,36 @@ async def read_jobs(
         if detail is None:
             raise NotFound(service.NOT_FOUND)
         return RawJSONResponse(ok(detail))
+    if chosen == "list":  # the busiest read: no session at all
+        filters = service.JobFilters(
+            search=clean_search(search),
+            status_id=status_id,
+            priority_id=priority_id,
+            branch_id=branch_id,
+            trade_id=trade_id,
+            job_type_id=job_type_id,
+            agent_id=agent_id,
+            agent_uuid=check_uuid(agent_uuid, "agent_uuid"),
+            contractor_id=contractor_id,
+            contractor_uuid=check_uuid(contractor_uuid, "contractor_uuid"),
+            created_by=created_by,
+            address_id=address_id,
+            sla_status=sla_status,
+            date_from=_date(date_from, "date_from"),
+            date_to=_date(date_to, "date_to", end=True),
+        )
+        rows, count = await reads.list_jobs(ctx.read_all, dialect, principal, page, filters)
+        return RawJSONResponse(ok_list(rows, count))
     async with ctx.db.sessionmaker() as session:
         if chosen == "list_commits":
             rows, count = await service.list_commits(session, principal, uuid, page)
             return ok_list(rows, count)
-        if chosen == "suggest_contractors":
-            service._ensure_may(principal, "assign")
-            job = await service.load_job(session, principal, uuid)
-            prop = await session.get(Property, job.property_id)
-            assert prop is not None
-            return ok(await assignment.suggest(session, job, prop, page.limit, page.offset))
-    filters = service.JobFilters(
-        search=clean_search(search),
-        status_id=status_id,
-        priority_id=priority_id,
-        branch_id=branch_id,
-        trade_id=trade_id,
-        job_type_id=job_type_id,
-        agent_id=agent_id,
-        agent_uuid=check_uuid(agent_uuid, "agent_uuid"),
-        contractor_id=contractor_id,
-        contractor_uuid=check_uuid(contractor_uuid, "contractor_uuid"),
-        created_by=created_by,
-        address_id=address_id,
-        sla_status=sla_status,
-        date_from=_date(date_from, "date_from"),
-        date_to=_date(date_to, "date_to", end=True),
-    )
-    rows, count = await reads.list_jobs(ctx.read_all, dialect, principal, page, filters)
-    return RawJSONResponse(ok_list(rows, count))
+        # suggest_contractors
+        service._ensure_may(principal, "assign")
+        job = await service.load_job(session, principal, uuid)
+        prop = await session.get(Property, job.property_id)
+        assert prop is not None
+        return ok(await assignment.suggest(session, job, prop, page.limit, page.offset))
 
 
 MESSAGES = {
