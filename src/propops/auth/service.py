@@ -1,9 +1,10 @@
 """Accounts, sessions and permission resolution. No HTTP here.
 
 The per-request authentication is one indexed query (token hash -> token, user and the permissions
-epoch) on a pooled connection, without an ORM session; resolved permission sets are cached per
-process and dropped whenever the shared epoch moves, so a revoked token or a revoked permission
-fails on its very next request in every process.
+epoch) on a pooled connection, without an ORM session, or on PostgreSQL a hit in the process's token
+cache (``propops.auth.cache``), which every change to users, tokens or permissions empties in every
+process; resolved permission sets are cached per process and dropped whenever the shared epoch
+moves, so a revoked token or a revoked permission fails on its next request in every process.
 """
 
 from __future__ import annotations
@@ -109,8 +110,9 @@ def _as_datetime(value: Any) -> datetime:
 
 
 async def authenticate_token(ctx: AppContext, raw_token: str) -> Principal:
-    """One indexed read per request on the raw driver; the permission set is cached per process
-    and keyed by the shared epoch, so grants and revocations apply on the next request."""
+    """One indexed read on the raw driver, unless the token cache has the row; the permission set
+    is cached per process and keyed by the shared epoch, so grants and revocations apply on the
+    next request."""
     if not raw_token or len(raw_token) > 512:
         raise Unauthorized("Invalid or expired token.")
     hashed = token_hash(ctx.settings.secret_key, raw_token)
