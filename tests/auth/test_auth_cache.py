@@ -99,7 +99,9 @@ async def test_permission_revoked_elsewhere_is_refused(live: dict[str, Any]) -> 
     before = auth_cache.generation()
     async with other.transaction():  # what the permissions admin does: the grant, then the epoch
         await other.execute(
-            "INSERT INTO user_permissions (user_id, permission_key, granted) VALUES ($1, 'api.jobs.manage.manage', false)", user_id
+            "INSERT INTO user_permissions (user_id, permission_key, granted) VALUES ($1, $2, false)",
+            user_id,
+            "api.jobs.manage.manage",
         )
         await other.execute("UPDATE system_state SET value = value + 1 WHERE key = 'permissions_epoch'")
     await _until(lambda: auth_cache.generation() != before)
