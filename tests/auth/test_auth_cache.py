@@ -6,17 +6,26 @@ connection writing the same rows, as another server process or psql would)."""
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from fastapi import FastAPI
 
 from propops.auth import cache as auth_cache
 from propops.auth.cache import AuthCache
 from propops.core.security import token_hash
-from tests.conftest import PG_URL, AuthedClient, client_for, login_as
+from tests.conftest import DEMO_PASSWORD, PG_URL, AuthedClient, client_for, login_as
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason="the cache needs PostgreSQL notifications")
 
@@ -170,3 +179,86 @@ async def test_the_cache_can_be_turned_off(make_app: Callable[..., Awaitable[Fas
     async with client_for(app) as http:
         admin = await login_as(http, "admin@example.com")
         assert (await admin.get("/api/auth/me")).status_code == 200
+
+
+def _fresh_get(base: str, path: str, token: str) -> httpx.Response:
+    """One request on a new connection: the kernel picks the worker (SO_REUSEPORT)."""
+    with httpx.Client(base_url=base, timeout=10) as c:
+        return c.get(path, headers={"Authorization": f"Bearer {token}"})
+
+
+async def test_logout_in_one_worker_is_refused_by_every_worker(
+    make_app: Callable[..., Awaitable[FastAPI]],
+) -> None:
+    """Two real worker processes (``propops.server``) on one database, both caching the token: a
+    logout answered by one is refused at once by both (the other hears the NOTIFY)."""
+    app = await make_app()
+    settings = app.state.ctx.settings
+    url = settings.database_url
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT / "src"),
+        "PROPOPS_DATABASE_URL": url,
+        "PROPOPS_SECRET_KEY": settings.secret_key,
+        "PROPOPS_BACKGROUND_TASKS": "false",
+        "PROPOPS_LOG_LEVEL": "WARNING",
+        "PROPOPS_STORAGE_DIR": str(settings.storage_dir),
+    }
+    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "propops.server", "propops.main:asgi", "--factory", "--port", str(port),
+         "--workers", "2", "--log-level", "warning"],
+        env=env,
+        cwd=ROOT,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{base}/api/ping", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "server did not start"
+                await asyncio.sleep(0.2)
+        login = await asyncio.to_thread(
+            httpx.post, f"{base}/api/auth/login", json={"email": "admin@example.com", "password": DEMO_PASSWORD}
+        )
+        token = login.json()["token"]
+        dbname = url.rpartition("/")[2]
+        conn = await asyncpg.connect(app.state.ctx.auth_cache.dsn)
+        try:
+            for _ in range(100):  # every worker serves, starts its listener and caches the token
+                codes = [(await asyncio.to_thread(_fresh_get, base, "/api/auth/me", token)).status_code
+                         for _ in range(10)]  # fmt: skip
+                assert codes == [200] * 10
+                listening = await conn.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'LISTEN%'", dbname
+                )
+                if listening >= 2:
+                    break
+                await asyncio.sleep(0.1)
+            assert listening >= 2, "both workers listen"
+        finally:
+            await conn.close()
+        for _ in range(10):  # now served from the caches
+            assert (await asyncio.to_thread(_fresh_get, base, "/api/auth/me", token)).status_code == 200
+
+        def logout() -> int:
+            with httpx.Client(base_url=base, timeout=10) as c:
+                auth = {"Authorization": f"Bearer {token}"}
+                csrf = c.get("/api/security/csrf-token", headers=auth).json()["data"]["token"]
+                return c.post("/api/auth/logout", headers={**auth, "X-CSRF-Token": csrf}).status_code
+
+        assert await asyncio.to_thread(logout) == 200
+        after = [(await asyncio.to_thread(_fresh_get, base, "/api/auth/me", token)).status_code for _ in range(30)]
+        assert after == [401] * 30, after
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
