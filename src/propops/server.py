@@ -115,7 +115,9 @@ class Rebalancer:
 
         async def send_maybe_closing(message: Any) -> None:
             if message["type"] == "http.response.start" and self.shed():
-                message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
+                headers = list(message.get("headers", []))
+                if not any(name.lower() == b"connection" for name, _ in headers):
+                    message = {**message, "headers": [*headers, (b"connection", b"close")]}
             await send(message)
 
         await self.app(scope, receive, send_maybe_closing)

@@ -146,6 +146,46 @@ async def test_listener_lost_means_no_cache_until_it_is_back(live: dict[str, Any
     assert cache._conn.get_server_pid() != pid
 
 
+async def test_truncate_elsewhere_is_heard(live: dict[str, Any]) -> None:
+    admin, other = live["admin"], live["other"]
+    assert (await admin.get("/api/auth/me")).status_code == 200
+    before = auth_cache.generation()
+    await other.execute("TRUNCATE api_tokens")
+    await _until(lambda: auth_cache.generation() != before)
+    assert (await admin.get("/api/auth/me")).status_code == 401
+
+
+async def test_no_cache_without_the_triggers(make_app: Callable[..., Awaitable[FastAPI]]) -> None:
+    """Code newer than the schema (migration 0009 not applied): nobody would send the notices, so
+    the cache must not go live."""
+    app = await make_app()
+    cache: AuthCache = app.state.ctx.auth_cache
+    other = await asyncpg.connect(cache.dsn)
+    try:
+        await other.execute("DROP TRIGGER trg_api_tokens_auth_changed ON api_tokens")
+        async with client_for(app) as http:
+            admin = await login_as(http, "admin@example.com")
+            for _ in range(10):
+                assert (await admin.get("/api/auth/me")).status_code == 200
+                await asyncio.sleep(0.1)
+            assert not cache.live and not cache.entries
+    finally:
+        await other.close()
+
+
+async def test_listener_that_stops_hearing_goes_dark(live: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Notices stop arriving on a connection that still looks open (a dead route, a pooler): the
+    heartbeat does not come back, the cache goes dark, and a new listener takes over."""
+    cache = live["cache"]
+    monkeypatch.setattr(auth_cache, "HEARTBEAT_SECONDS", 0.1)
+    monkeypatch.setattr(auth_cache, "HEARTBEAT_TIMEOUT_SECONDS", 0.5)
+    deaf = cache._conn
+    await deaf.remove_listener(auth_cache.CHANNEL, cache._on_notice)  # UNLISTEN on that connection
+    await _until(lambda: not cache.live, seconds=10)
+    await _until(lambda: cache.live, seconds=15)
+    assert cache._conn is not deaf
+
+
 async def test_a_lookup_overtaken_by_a_notice_is_not_stored(live: dict[str, Any]) -> None:
     cache = live["cache"]
     gen = auth_cache.generation()
@@ -235,7 +275,9 @@ async def test_logout_in_one_worker_is_refused_by_every_worker(
                          for _ in range(10)]  # fmt: skip
                 assert codes == [200] * 10
                 listening = await conn.fetchval(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'LISTEN%'", dbname
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name = $2",
+                    dbname,
+                    auth_cache.APPLICATION_NAME,
                 )
                 if listening >= 2:
                     break

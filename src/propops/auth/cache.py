@@ -17,9 +17,15 @@ Why it stays correct (a revoked token or permission fails on its next request, i
   notice.
 - A lookup records the generation before it reads; if a notice lands while the read is in flight,
   the row is not stored.
-- No listener, no cache: until ``LISTEN`` is in place, and from the moment its connection drops
-  (PostgreSQL restarted) until it is back, every request reads the database as before. An entry
-  also expires after ``auth_cache_seconds`` whatever happens.
+- No working listener, no cache. Before going live the listener checks that the triggers exist
+  (code deployed before ``propops db upgrade`` would otherwise cache with nobody to invalidate)
+  and that a notice it sends comes back; then it sends one every ``HEARTBEAT_SECONDS`` and goes
+  dark when one fails to return within ``HEARTBEAT_TIMEOUT_SECONDS`` (a silently dead connection,
+  a pooler that drops notices) or the connection drops (PostgreSQL restarted). Meanwhile every
+  request reads the database as before. An entry also expires after ``auth_cache_seconds``.
+
+A change is seen by another process once its notice arrives there: at the commit, a few
+milliseconds at most, before the client that made the change has its answer in practice.
 
 SQLite (the single-process development default) has no notifications: the cache is off there.
 """
@@ -39,8 +45,14 @@ log = logging.getLogger("propops.auth.cache")
 
 CHANNEL = "propops_auth"
 AUTH_TABLES = frozenset({"users", "api_tokens", "system_state"})
+TRIGGERS = tuple(f"trg_{table}_auth_changed" for table in sorted(AUTH_TABLES))  # migration 0009
+HEARTBEAT = "heartbeat"
+HEARTBEAT_SECONDS = 2.0
+HEARTBEAT_TIMEOUT_SECONDS = 5.0
 MAX_ENTRIES = 10_000
 RECONNECT_MAX_SECONDS = 10.0
+APPLICATION_NAME = "propops-auth-listener"  # how the listening connections show in pg_stat_activity
+MIGRATE_HINT = "run the migrations (`propops db upgrade`)"
 _FLAG = "propops.auth_changed"
 
 _generation = 0
@@ -69,6 +81,7 @@ class AuthCache:
         self._task: asyncio.Task[None] | None = None
         self._conn: Any = None
         self._lost = asyncio.Event()
+        self._beat = asyncio.Event()
 
     def get(self, key: str) -> tuple[Any, ...] | None:
         if not self.live:
@@ -107,15 +120,27 @@ class AuthCache:
         while True:
             try:
                 self._lost.clear()
-                conn = await asyncpg.connect(self.dsn, timeout=5)
+                settings = {"application_name": APPLICATION_NAME}
+                conn = await asyncpg.connect(self.dsn, timeout=5, server_settings=settings)
                 self._conn = conn
                 conn.add_termination_listener(self._on_lost)
+                found = await conn.fetchval(
+                    "SELECT count(*) FROM pg_trigger WHERE tgname = ANY($1::text[]) AND tgenabled <> 'D'",
+                    list(TRIGGERS),
+                )
+                if found != len(TRIGGERS):
+                    raise RuntimeError(f"{found} of the {len(TRIGGERS)} auth notice triggers exist: {MIGRATE_HINT}")
                 await conn.add_listener(CHANNEL, self._on_notice)
+                await self._heartbeat(conn)
                 invalidate()  # whatever changed while nobody listened
                 self.live = True
                 delay = 0.5
                 log.info("auth cache live (LISTEN %s)", CHANNEL)
-                await self._lost.wait()
+                while not self._lost.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._lost.wait(), HEARTBEAT_SECONDS)
+                    if not self._lost.is_set():
+                        await self._heartbeat(conn)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any failure: stay off, retry with backoff
@@ -124,8 +149,20 @@ class AuthCache:
             await asyncio.sleep(delay)
             delay = min(RECONNECT_MAX_SECONDS, delay * 2)
 
-    def _on_notice(self, *_args: Any) -> None:
-        invalidate()
+    async def _heartbeat(self, conn: Any) -> None:
+        """A notice of our own must come back (any listener's heartbeat proves it as well)."""
+        self._beat.clear()
+        await asyncio.wait_for(conn.execute(f"NOTIFY {CHANNEL}, '{HEARTBEAT}'"), HEARTBEAT_TIMEOUT_SECONDS)
+        try:
+            await asyncio.wait_for(self._beat.wait(), HEARTBEAT_TIMEOUT_SECONDS)
+        except TimeoutError:
+            raise TimeoutError(f"no notice came back within {HEARTBEAT_TIMEOUT_SECONDS} s") from None
+
+    def _on_notice(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        if payload == HEARTBEAT:
+            self._beat.set()
+        else:
+            invalidate()
 
     def _on_lost(self, *_args: Any) -> None:
         self._go_dark()
@@ -171,10 +208,7 @@ def _unit_of_work(session: Session, _flush: UOWTransaction) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _committed(session: Session) -> None:
-    if session.info.pop(_FLAG, False):
+    # Also fired when a savepoint is released: only the outermost commit makes the change real.
+    # A flag left by a rolled-back transaction is not cleared: one needless invalidation at most.
+    if not session.in_nested_transaction() and session.info.pop(_FLAG, False):
         invalidate()
-
-
-@event.listens_for(Session, "after_rollback")
-def _rolled_back(session: Session) -> None:
-    session.info.pop(_FLAG, None)

@@ -25,9 +25,9 @@ depends_on: str | Sequence[str] | None = None
 
 # table -> the writes that can change a token lookup (a new token or user is looked up fresh).
 TRIGGERS = {
-    "users": "UPDATE OR DELETE",
-    "api_tokens": "UPDATE OR DELETE",
-    "system_state": "INSERT OR UPDATE OR DELETE",
+    "users": "UPDATE OR DELETE OR TRUNCATE",
+    "api_tokens": "UPDATE OR DELETE OR TRUNCATE",
+    "system_state": "INSERT OR UPDATE OR DELETE OR TRUNCATE",
 }
 
 
