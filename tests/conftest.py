@@ -8,6 +8,7 @@ PostgreSQL: each test session creates (and drops) its own fresh database next to
 from __future__ import annotations
 
 import os
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -209,3 +210,14 @@ def assert_error(r: httpx.Response, status: int, contains: str | None = None) ->
     if contains:
         assert contains.lower() in body["error"].lower(), body["error"]
     return body
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (a server's graceful shutdown), then SIGKILL after 20 s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -23,7 +23,7 @@ from fastapi import FastAPI
 from propops.auth import cache as auth_cache
 from propops.auth.cache import AuthCache
 from propops.core.security import token_hash
-from tests.conftest import DEMO_PASSWORD, PG_URL, AuthedClient, client_for, login_as
+from tests.conftest import DEMO_PASSWORD, PG_URL, AuthedClient, client_for, login_as, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -298,9 +298,4 @@ async def test_logout_in_one_worker_is_refused_by_every_worker(
         after = [(await asyncio.to_thread(_fresh_get, base, "/api/auth/me", token)).status_code for _ in range(30)]
         assert after == [401] * 30, after
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from propops import server
+from tests.conftest import stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(not server.reuseport_available(), reason="needs SO_REUSEPORT (Linux)")
@@ -51,13 +52,7 @@ def running() -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     try:
         yield proc, port
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_process(proc)
 
 
 def _pids(port: int, connections: int = 60) -> list[int]:
