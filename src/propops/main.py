@@ -46,8 +46,8 @@ def _routers() -> list[Any]:
     from propops.properties.router import router as properties_router
 
     # Busiest first: FastAPI matches a request against the routes in order (its included routers
-    # are walked one route at a time), and the jobs routes last cost ~70 µs per request against
-    # ~12 µs first. No two routers share a path, so the order changes nothing else.
+    # are walked one route at a time, ~3 µs a route), and the jobs routes last cost ~130 µs per
+    # request against ~10 µs first. No two routers share a path, so the order changes nothing else.
     return [
         jobs_router,
         contractors_router,

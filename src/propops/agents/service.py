@@ -52,6 +52,19 @@ def visible_branches_select(principal: Principal) -> Select[int] | None:
     return select(Branch.id).where(false()).correlate(None)
 
 
+def visible_branches_sql(principal: Principal, p: Callable[[Any], str]) -> str | None:
+    """``visible_branches_select`` as SQL text for the plain-SQL reads (``p`` binds a value and
+    returns its placeholder), or None for every branch (staff)."""
+    if principal.account_type_id == ACCOUNT_STAFF:
+        return None
+    if principal.account_type_id == ACCOUNT_AGENT:
+        return (
+            "SELECT vb.branch_id FROM agent_branches vb JOIN agents va ON va.id = vb.agent_id "  # noqa: S608 - bound
+            f"WHERE va.user_id = {p(principal.user_id)}"
+        )
+    return "SELECT CAST(NULL AS INTEGER) WHERE 1 = 0"
+
+
 async def visible_branch_ids(session: AsyncSession, principal: Principal) -> set[int] | None:
     """The caller's visible branch ids (None = all). Read fresh on every call, so a sharing change
     applies to the very next request."""
@@ -394,16 +407,8 @@ async def agent_sla(
         params.append(value)
         return "{" + str(len(params) - 1) + "}"
 
-    def visible_branches() -> str:
-        if principal.account_type_id != ACCOUNT_AGENT:
-            return "SELECT CAST(NULL AS INTEGER) WHERE 1 = 0"
-        return (
-            "SELECT vb.branch_id FROM agent_branches vb JOIN agents va ON va.id = vb.agent_id "  # noqa: S608 - bound
-            f"WHERE va.user_id = {p(principal.user_id)}"
-        )
-
     staff = principal.account_type_id == ACCOUNT_STAFF
-    assignments = "" if staff else f" AND ab.branch_id IN ({visible_branches()})"
+    assignments = "" if staff else f" AND ab.branch_id IN ({visible_branches_sql(principal, p)})"
     if not agent_uuid and principal.account_type_id == ACCOUNT_AGENT:
         agent = f"a.user_id = {p(principal.user_id)}"
     elif not agent_uuid:
@@ -413,7 +418,7 @@ async def agent_sla(
         if not staff:
             agent += (
                 f" AND (a.user_id = {p(principal.user_id)} OR EXISTS (SELECT 1 FROM agent_branches m "  # noqa: S608
-                f"WHERE m.agent_id = a.id AND m.branch_id IN ({visible_branches()})))"
+                f"WHERE m.agent_id = a.id AND m.branch_id IN ({visible_branches_sql(principal, p)})))"
             )
     rows = await read_all(_SLA_SQL.format(assignments=assignments, agent=agent), *params)
     if not rows:

@@ -52,7 +52,6 @@ HEARTBEAT_TIMEOUT_SECONDS = 5.0
 MAX_ENTRIES = 10_000
 RECONNECT_MAX_SECONDS = 10.0
 APPLICATION_NAME = "propops-auth-listener"  # how the listening connections show in pg_stat_activity
-MIGRATE_HINT = "run the migrations (`propops db upgrade`)"
 _FLAG = "propops.auth_changed"
 
 _generation = 0
@@ -129,7 +128,9 @@ class AuthCache:
                     list(TRIGGERS),
                 )
                 if found != len(TRIGGERS):
-                    raise RuntimeError(f"{found} of the {len(TRIGGERS)} auth notice triggers exist: {MIGRATE_HINT}")
+                    raise RuntimeError(
+                        f"{found} of the {len(TRIGGERS)} auth notice triggers exist: run `propops db upgrade`"
+                    )
                 await conn.add_listener(CHANNEL, self._on_notice)
                 await self._heartbeat(conn)
                 invalidate()  # whatever changed while nobody listened

@@ -42,10 +42,6 @@ class Evaluation:
     reasons: list[str] = field(default_factory=list)
 
 
-def _sql(runner: reads.SessionRunner) -> reads._Sql:
-    return reads._Sql("postgresql" if runner.pg else "sqlite")
-
-
 def _day(runner: reads.SessionRunner, day: date) -> Any:
     """A DATE parameter: the driver's date on PostgreSQL, the stored ISO text on SQLite."""
     return day if runner.pg else day.isoformat()
@@ -78,7 +74,7 @@ async def evaluate(
         lat, lon = prop.latitude, prop.longitude
         # coverage.candidates_stmt without its active filter (same grid rows and columns), so an
         # inactive contractor is reported as inactive and not also as out of coverage.
-        q = _sql(runner)
+        q = reads.sql_for(runner)
         sql = (
             "SELECT g.contractor_id, g.shape_wkb, g.base_latitude, g.base_longitude FROM contractor_coverage_cells g "
             f"WHERE g.cell = {q.p(cell_of(lat, lon))} AND g.min_lat <= {q.p(lat)} AND g.max_lat >= {q.p(lat)} "
@@ -94,7 +90,7 @@ async def evaluate(
         holders = f"SELECT th.contractor_id FROM contractor_trades th WHERE th.trade_id = {q.p(job.trade_id)}"
         return f"({column} IN ({_ids(q, list(covering))}) OR {column} IN ({holders}))"
 
-    q = _sql(runner)
+    q = reads.sql_for(runner)
     contractors = await runner(
         "SELECT c.id, c.uuid, c.first_name, c.last_name, c.company_name, c.is_active, c.base_latitude, "
         "c.base_longitude, EXISTS (SELECT 1 FROM contractor_trades ct WHERE ct.contractor_id = c.id "
@@ -105,7 +101,7 @@ async def evaluate(
     trade_name = contractors[0][-1] if contractors else ""
     # The certificate types the trade requires, each with the candidates holding a valid one (one
     # row per holder; a type nobody holds comes once with NULL), in one query.
-    q = _sql(runner)
+    q = reads.sql_for(runner)
     cert_rows = await runner(
         "SELECT ty.id, ty.name, ce.contractor_id FROM certification_types ty "
         "JOIN certification_type_trades tt ON tt.certification_type_id = ty.id "

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from propops.agents import service as agents
 from propops.auth.models import ACCOUNT_AGENT, ACCOUNT_CONTRACTOR, ACCOUNT_STAFF
 from propops.auth.service import Principal
 from propops.branches import service as branches
@@ -89,6 +90,11 @@ class SessionRunner:
         if not self._driver.is_in_transaction():
             await self.session.execute(text("SELECT 1"))
         return self._driver
+
+
+def sql_for(runner: SessionRunner) -> _Sql:
+    """The fragments and parameter list for statements run through ``runner``."""
+    return _Sql("postgresql" if runner.pg else "sqlite")
 
 
 class _Sql:
@@ -177,10 +183,7 @@ def visibility_sql(q: _Sql, principal: Principal, alias: str = "j") -> str:
     if principal.account_type_id == ACCOUNT_STAFF:
         return ""
     if principal.account_type_id == ACCOUNT_AGENT:
-        return (
-            f"{alias}.branch_id IN (SELECT ab.branch_id FROM agent_branches ab JOIN agents a ON a.id = ab.agent_id "
-            f"WHERE a.user_id = {q.p(principal.user_id)})"
-        )
+        return f"{alias}.branch_id IN ({agents.visible_branches_sql(principal, q.p)})"
     if principal.account_type_id == ACCOUNT_CONTRACTOR:
         return (
             f"{alias}.contractor_id IN (SELECT co.id FROM contractors co WHERE co.user_id = {q.p(principal.user_id)})"

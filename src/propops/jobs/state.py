@@ -16,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from propops.auth.models import ACCOUNT_AGENT, ACCOUNT_STAFF
+from propops.agents import service as agents
 from propops.core.clock import as_utc, iso
 from propops.jobs import reads
 
@@ -77,15 +77,11 @@ def _stamp(value: Any) -> datetime | None:
     return as_utc(value if isinstance(value, datetime) else datetime.fromisoformat(str(value)))
 
 
-def _sql(runner: reads.SessionRunner) -> reads._Sql:
-    return reads._Sql("postgresql" if runner.pg else "sqlite")
-
-
 async def lock(runner: reads.SessionRunner, principal: Any, job_uuid: str) -> JobState | None:
     """The job if the caller may see it, locked until the transaction ends (SQLite has no row
     locks: a no-op UPDATE takes the database write lock first, so a concurrent writer of the same
     job reads its state only after this transaction ends)."""
-    q = _sql(runner)
+    q = reads.sql_for(runner)
     if not runner.pg:
         await runner("UPDATE jobs SET updated_at = updated_at WHERE uuid = {0}", job_uuid)
     visible = reads.visibility_sql(q, principal, "j")
@@ -105,7 +101,7 @@ async def lock(runner: reads.SessionRunner, principal: Any, job_uuid: str) -> Jo
 
 async def save(runner: reads.SessionRunner, state: JobState, now: datetime) -> None:
     """Write the lifecycle columns back (one UPDATE, every such column, so one statement shape)."""
-    q = _sql(runner)
+    q = reads.sql_for(runner)
     sets = []
     for name in LIFECYCLE:
         value = getattr(state, name)
@@ -139,7 +135,7 @@ async def record(
     now: datetime,
 ) -> None:
     """One ``job_events`` row, as ``service.record`` writes it through the ORM."""
-    q = _sql(runner)
+    q = reads.sql_for(runner)
     sql = (
         "INSERT INTO job_events (job_id, user_id, event, before, after, reason, created_at) VALUES "
         f"({q.p(job_id)}, {q.p(user_id)}, {q.p(event)}, {q.p(_document(before))}, {q.p(_document(after))}, "
@@ -151,7 +147,7 @@ async def record(
 async def record_recall(
     runner: reads.SessionRunner, job_id: int, reason: str, user_id: int | None, now: datetime
 ) -> None:
-    q = _sql(runner)
+    q = reads.sql_for(runner)
     sql = (
         "INSERT INTO job_recalls (job_id, reason, recalled_by_user_id, created_at) VALUES "
         f"({q.p(job_id)}, {q.p(reason)}, {q.p(user_id)}, {q.ts(now)})"
@@ -198,7 +194,7 @@ async def insert_job(
     SQLite: insert with a temporary ref, then set it (no sequence to draw from; both are local)."""
     row = {**values, "uuid": uuid, "recall_count": 0, "created_by_user_id": user_id, "reported_at": now,
            "created_at": now, "updated_at": now}  # fmt: skip
-    q = _sql(runner)
+    q = reads.sql_for(runner)
     names = list(_INSERT_TYPES)
     if runner.pg:
         cells = ", ".join(f"CAST({q.p(row[n])} AS {_INSERT_TYPES[n]})" for n in names)
@@ -232,7 +228,7 @@ def _sqlite_value(q: reads._Sql, name: str, value: Any) -> str:
 async def contractor_ref(
     runner: reads.SessionRunner, contractor_id: int | None, contractor_uuid: str | None
 ) -> ContractorRef | None:
-    q = _sql(runner)
+    q = reads.sql_for(runner)
     where = []
     if contractor_uuid is not None:
         where.append(f"c.uuid = {q.p(contractor_uuid)}")
@@ -277,7 +273,7 @@ async def new_job_context(
     """The visible property (by uuid or id; None: not found or not visible), the caller's own agent
     row when ``own_agent``, and the SLA target (``branches.sla_target_hours``: the branch's job-type
     rule, else its generic rule for the priority) in one statement instead of three ORM ones."""
-    q = _sql(runner)
+    q = reads.sql_for(runner)
     agent = f"(SELECT a.id FROM agents a WHERE a.user_id = {q.p(principal.user_id)})" if own_agent else "NULL"
     rule = f"r.branch_id = p.branch_id AND r.priority_id = {q.p(priority_id)} AND "
     if job_type_id is None:
@@ -285,17 +281,13 @@ async def new_job_context(
     else:
         rule += f"(r.job_type_id = {q.p(job_type_id)} OR r.job_type_id IS NULL)"
     where = f"p.uuid = {q.p(property_uuid)}" if property_uuid is not None else f"p.id = {q.p(property_id)}"
-    if principal.account_type_id == ACCOUNT_AGENT:  # agents.visible_branches_select
-        where += (
-            " AND p.branch_id IN (SELECT vb.branch_id FROM agent_branches vb JOIN agents va ON va.id = vb.agent_id "
-            f"WHERE va.user_id = {q.p(principal.user_id)})"
-        )
-    elif principal.account_type_id != ACCOUNT_STAFF:
-        where += " AND 1 = 0"
+    visible = agents.visible_branches_sql(principal, q.p)
+    if visible is not None:
+        where += f" AND p.branch_id IN ({visible})"
     rows = await runner(
         f"SELECT p.id, p.branch_id, p.is_active, {agent}, "
         f"(SELECT r.target_hours FROM sla_rules r WHERE {rule} ORDER BY (r.job_type_id IS NULL) LIMIT 1) "
-        f"FROM properties p JOIN branches b ON b.id = p.branch_id WHERE {where}",
+        f"FROM properties p WHERE {where}",
         *q.params,
     )
     if not rows:
