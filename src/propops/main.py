@@ -21,10 +21,10 @@ from propops.core.context import AppContext
 from propops.core.db import Database
 from propops.core.envelope import failure
 from propops.core.errors import AppError
-from propops.core.fastpath import PostgresReader, make_reader
 from propops.core.middleware import PropOpsMiddleware
 from propops.core.ratelimit import make_store
 from propops.core.settings import Settings, get_settings
+from propops.infra.executor import PostgresReader, make_reader
 
 log = logging.getLogger("propops")
 

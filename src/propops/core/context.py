@@ -12,6 +12,7 @@ from propops.core.db import Database
 from propops.core.fastpath import FastReader, read
 from propops.core.ratelimit import RateLimitStore
 from propops.core.settings import Settings
+from propops.infra.executor import Executor
 
 
 @dataclass
@@ -24,6 +25,11 @@ class AppContext:
     extras: dict[str, Any] = field(default_factory=dict)
     fast: FastReader | None = None
     auth_cache: AuthCache | None = None
+    # Core statements on the committed-row reader or in a session (built on ``fast``).
+    executor: Executor = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.executor = Executor(self.db.engine, self.fast)
 
     async def read_all(self, template: str, *params: Any) -> list[tuple[Any, ...]]:
         """Hot-path read on the raw driver; see ``propops.core.fastpath``."""

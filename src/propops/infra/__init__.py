@@ -1,0 +1,1 @@
+"""Infrastructure that is not domain logic: the statement executor, server, caches, stores."""
