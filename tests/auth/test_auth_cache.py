@@ -230,7 +230,7 @@ def _fresh_get(base: str, path: str, token: str) -> httpx.Response:
 async def test_logout_in_one_worker_is_refused_by_every_worker(
     make_app: Callable[..., Awaitable[FastAPI]],
 ) -> None:
-    """Two real worker processes (``propops.server``) on one database, both caching the token: a
+    """Two real worker processes (``propops.infra.server``) on one database, both caching the token: a
     logout answered by one is refused at once by both (the other hears the NOTIFY)."""
     app = await make_app()
     settings = app.state.ctx.settings
@@ -248,7 +248,7 @@ async def test_logout_in_one_worker_is_refused_by_every_worker(
         "PROPOPS_STORAGE_DIR": str(settings.storage_dir),
     }
     proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "propops.server", "propops.main:asgi", "--factory", "--port", str(port),
+        [sys.executable, "-m", "propops.infra.server", "propops.main:asgi", "--factory", "--port", str(port),
          "--workers", "2", "--log-level", "warning"],
         env=env,
         cwd=ROOT,
