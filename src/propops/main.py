@@ -21,7 +21,7 @@ from propops.core.db import Database
 from propops.core.envelope import failure
 from propops.core.errors import AppError
 from propops.core.middleware import PropOpsMiddleware
-from propops.core.ratelimit import make_store
+from propops.core.ratelimit import MemoryRateLimitStore, RateLimitStore
 from propops.core.settings import Settings, get_settings
 from propops.infra.executor import PostgresReader, make_reader
 
@@ -119,6 +119,15 @@ def _allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
+def make_rate_limit_store(settings: Settings) -> RateLimitStore:
+    """``PROPOPS_RATE_LIMIT_BACKEND``: ``redis`` shares the counters between processes."""
+    if settings.rate_limit_backend == "redis":
+        from propops.infra.ratelimit_redis import RedisRateLimitStore
+
+        return RedisRateLimitStore(settings.redis_url)
+    return MemoryRateLimitStore()
+
+
 def make_token_cache(settings: Settings, fast: object) -> TokenCache | None:
     """``PROPOPS_TOKEN_CACHE``: ``notify`` needs PostgreSQL's LISTEN/NOTIFY (no cache on SQLite)."""
     wanted = settings.token_cache == "notify" and settings.auth_cache_seconds > 0  # noqa: S105 - a mode
@@ -135,7 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ctx = AppContext(
         settings=settings,
         db=Database(settings.database_url),
-        rate_limits=make_store(settings.rate_limit_backend, settings.redis_url),
+        rate_limits=make_rate_limit_store(settings),
         fast=make_reader(settings.database_url),
     )
     ctx.token_cache = make_token_cache(settings, ctx.fast)
