@@ -73,6 +73,10 @@ class Settings(BaseSettings):
 
     # Files.
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    # A reply sent before the request body was read (413, 401...) waits for the rest of the body,
+    # read and dropped, up to these bounds, so that the client reads the reply instead of a reset.
+    unread_body_drain_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
+    unread_body_drain_seconds: float = Field(default=10.0, ge=0, le=300)
 
     # Geography (contractors issue). Defaults work offline; see propops.geo.
     geo_include_ni: bool = True  # NI (BT) centroids: internal business use only, see geo/data/PROVENANCE.md
