@@ -6,8 +6,9 @@
    contractors) and ``contractors_coverage.generate`` (5,000 contractors with real coverage areas
    and trades, for the postcode search).
 2. Starts ``python -m propops.infra.server propops.main:asgi --factory --workers N`` (default 2; what
-   ``propops serve --workers N`` runs: uvicorn workers on SO_REUSEPORT sockets) with the Redis rate-limit
-   store (counters shared by the workers; limits set high) on a port in 8800-8899.
+   ``propops serve --workers N`` runs; ``--server granian|supervisor`` chooses how, default
+   ``PROPOPS_SERVER``) with the Redis rate-limit store (counters shared by the workers; limits set
+   high) on a port in 8800-8899.
 3. Finds eligible (property, job type, contractor) triples through ``suggest_contractors`` (the
    contractor has a login, the trade, the coverage and the certificates), then drives the mix with
    an asyncio load generator (one kept-alive connection per client, ``_rawhttp``: httpx's pool was

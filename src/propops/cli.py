@@ -94,7 +94,7 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     no_demo: Annotated[bool, typer.Option("--no-demo", help="Do not seed demo data")] = False,
     workers: Annotated[
-        int, typer.Option(min=1, max=64, help="worker processes (each its own SO_REUSEPORT socket)")
+        int, typer.Option(min=1, max=64, help="worker processes (run by PROPOPS_SERVER: granian or supervisor)")
     ] = 1,
 ) -> None:
     """Migrate, seed demo data into an empty database, print demo credentials, then serve HTTP."""

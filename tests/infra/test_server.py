@@ -1,5 +1,6 @@
-"""``propops.infra.server``: worker processes on SO_REUSEPORT sockets, supervised; real processes, real
-sockets on loopback."""
+"""``propops.infra.server``: worker processes, supervised (on SO_REUSEPORT sockets) or run by granian;
+real processes, real sockets on loopback. What both servers must do is tested on both; the
+connection balancing is the supervisor's own."""
 
 from __future__ import annotations
 
@@ -28,13 +29,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def running() -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+def _start(kind: str) -> tuple[subprocess.Popen[bytes], int]:
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'src'}"}
     proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "propops.infra.server", "tests.core.pid_app:app", "--port", str(port), "--workers", "2",
-         "--log-level", "warning"],
+         "--log-level", "warning", "--server", kind],
         env=env,
         cwd=ROOT,
     )  # fmt: skip
@@ -49,6 +49,21 @@ def running() -> Iterator[tuple[subprocess.Popen[bytes], int]]:
         proc.kill()
         pytest.fail("server did not start")
     time.sleep(1.0)  # the second worker may bind a moment after the first
+    return proc, port
+
+
+@pytest.fixture(params=["supervisor", "granian"])
+def running(request: pytest.FixtureRequest) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    proc, port = _start(request.param)
+    try:
+        yield proc, port
+    finally:
+        stop_process(proc)
+
+
+@pytest.fixture
+def supervised() -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    proc, port = _start("supervisor")
     try:
         yield proc, port
     finally:
@@ -189,10 +204,10 @@ def test_rebalancer_sheds_one_connection_at_a_time_while_above_its_share() -> No
     assert closes() == [False, False, False]
 
 
-def test_kept_alive_clients_end_evenly_spread(running: tuple[subprocess.Popen[bytes], int]) -> None:
+def test_kept_alive_clients_end_evenly_spread(supervised: tuple[subprocess.Popen[bytes], int]) -> None:
     """60 clients each keeping one connection and sending requests for a few seconds: they end up
     within two connections of an even split between the workers, with every request answered."""
-    _, port = running
+    _, port = supervised
     clients = [httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) for _ in range(60)]
     try:
         last: list[int] = []

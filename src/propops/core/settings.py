@@ -42,8 +42,8 @@ class Settings(BaseSettings):
     rate_limit_backend: Literal["memory", "redis"] = "memory"
     redis_url: str = "redis://127.0.0.1:6379/0"
 
-    # How ``propops serve`` runs its worker processes (``propops.infra.server``).
-    server: Literal["supervisor", "granian"] = "supervisor"
+    # How ``propops serve`` runs its worker processes (``propops.infra.server``, which says why).
+    server: Literal["supervisor", "granian"] = "granian"
 
     # Token lookups cached per process, PostgreSQL only, invalidated by LISTEN/NOTIFY on every change
     # to accounts, tokens or permissions (``notify``, see ``propops.infra.token_cache``); ``off`` reads

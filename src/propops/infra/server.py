@@ -1,4 +1,23 @@
-"""Several uvicorn worker processes, each with its own listening socket (``SO_REUSEPORT``).
+"""How ``propops serve`` runs its worker processes: ``PROPOPS_SERVER`` (``--server``) picks one of
+two implementations of ``Server``.
+
+``granian`` (the default): the granian HTTP server (Rust, ASGI, its own worker processes, uvloop).
+Each worker loads ``granian_worker_app``, which makes it die with the granian master as the
+supervisor's workers do. It won the side-by-side load report (``bench/load_report.py
+--concurrency 64 --seconds 20``, PostgreSQL, 2 workers, Redis rate limits, one kept database,
+runs alternated on a 2-core machine shared with other sessions whose CPU use swung from 44 % to
+169 % of a core meanwhile): mix throughput granian 139.9 / 207.6 / 241.5 / 311.9 / 225.3 req/s
+against the supervisor's 56.2 / 97.3 / 234.3 / 204.8 / 131.2 in the runs between them; divided by
+the CPU the other sessions left, granian 1.82 and the supervisor 1.68 req/s per % of a core
+(+8 %); p99 over the mix 524 to 1,024 ms against 531 to 1,698 ms (the machine's load, not the
+server, sets the tail there).
+
+``supervisor``: kept, one setting away, because it alone evens out kept-alive connections
+between the workers (below) and restarts a crashing worker for ever (granian gives up after two
+crashes within 5.5 s), and because the comparison above ran on a busy shared machine.
+
+The supervisor: several uvicorn worker processes, each with its own listening socket
+(``SO_REUSEPORT``).
 
 Why not ``uvicorn --workers``: its workers share one listening socket, and the first one to wake
 accepts every connection waiting. Clients that keep their connections alive (browsers, mobile
@@ -18,7 +37,7 @@ reconnect transparently. ``--no-rebalance`` turns it off.
 The supervisor restarts a worker that dies and stops them all on SIGINT/SIGTERM. Where the
 platform has no ``SO_REUSEPORT`` (or with one worker) it falls back to plain ``uvicorn.run``.
 
-    python -m propops.infra.server propops.main:asgi --factory --port 8000 --workers 2
+    python -m propops.infra.server propops.main:asgi --factory --port 8000 --workers 2 [--server supervisor]
 """
 
 from __future__ import annotations
@@ -41,6 +60,7 @@ SHED_INTERVAL_SECONDS = 0.05
 
 
 ServerKind = Literal["supervisor", "granian"]
+DEFAULT_SERVER: ServerKind = "granian"  # the load report's comparison: see the module doc
 
 
 @dataclass(frozen=True)
@@ -61,6 +81,21 @@ class Server(Protocol):
     def serve(self, opts: ServeOptions) -> int: ...
 
 
+_GRANIAN_TARGET = "PROPOPS_GRANIAN_TARGET"  # module:attribute[:factory], for each granian worker
+
+
+def granian_worker_app() -> Any:
+    """What each granian worker loads: it dies with the granian master as the supervisor's workers
+    do (granian leaves its workers serving the port when the master is SIGKILLed), then loads the
+    real app."""
+    import importlib
+
+    _die_with_parent()
+    module, attribute, factory = os.environ[_GRANIAN_TARGET].split(":")
+    app = getattr(importlib.import_module(module), attribute)
+    return app() if factory == "factory" else app
+
+
 class GranianServer:
     """granian (a Rust HTTP server) with its own worker processes, on uvloop, HTTP/1.1."""
 
@@ -69,8 +104,9 @@ class GranianServer:
         from granian.constants import HTTPModes, Interfaces, Loops
         from granian.log import LogLevels
 
+        os.environ[_GRANIAN_TARGET] = f"{opts.app}:{'factory' if opts.factory else 'app'}"
         Granian(
-            opts.app,
+            f"{__name__}:granian_worker_app",
             address=opts.host,
             port=opts.port,
             interface=Interfaces.ASGI,
@@ -79,10 +115,11 @@ class GranianServer:
             http=HTTPModes.http1,
             websockets=False,
             backlog=opts.backlog,
-            factory=opts.factory,
+            factory=True,
             log_level=LogLevels(opts.log_level),
             log_access=False,
             respawn_failed_workers=True,
+            workers_kill_timeout=30,  # graceful stop, then kill (as the supervisor does)
         ).serve()
         return 0
 
@@ -97,7 +134,7 @@ class SupervisorServer:
 SERVERS: dict[str, Server] = {"supervisor": SupervisorServer(), "granian": GranianServer()}
 
 
-def serve(opts: ServeOptions, kind: ServerKind = "supervisor") -> int:
+def serve(opts: ServeOptions, kind: ServerKind = DEFAULT_SERVER) -> int:
     return SERVERS[kind].serve(opts)
 
 
@@ -259,13 +296,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.add_argument("--no-rebalance", action="store_true", help="leave kept-alive connections where the kernel put them")
     p.add_argument(
-        "--server", choices=sorted(SERVERS), help="supervisor (this module) or granian; default: PROPOPS_SERVER"
+        "--server", choices=sorted(SERVERS), help=f"granian or supervisor; default: PROPOPS_SERVER or {DEFAULT_SERVER}"
     )
     args = p.parse_args(argv)
     if not 1 <= args.workers <= 64:
         p.error("--workers must be 1-64")
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s: %(name)s: %(message)s")
-    kind = args.server or os.environ.get("PROPOPS_SERVER", "supervisor")
+    kind = args.server or os.environ.get("PROPOPS_SERVER", DEFAULT_SERVER)
     if kind not in ("supervisor", "granian"):
         p.error(f"PROPOPS_SERVER must be one of {', '.join(sorted(SERVERS))}")
     opts = ServeOptions(

@@ -29,9 +29,9 @@ Why it stays correct (a revoked token or permission fails on its next request, i
 
 A change is seen by another process once its notice arrives there. Measured with two real workers
 (``tests/infra/test_token_cache.py::test_logout_in_one_worker_is_refused_by_every_worker``): the
-notice reached a listener 0.2 to 8 ms before the client that logged out had its answer, and no
-request sent after that answer passed on the other worker (16 runs). CONTRIBUTING lists every case
-in which a revoked token can still pass.
+notice reached a listener between 8 ms before and 16 ms after the client that logged out had its
+answer, and no request sent after that answer passed on the other worker (20 runs). CONTRIBUTING
+lists every case in which a revoked token can still pass.
 
 SQLite (the single-process development default) has no notifications: the cache is off there.
 """
