@@ -2,7 +2,7 @@
 
 The per-request authentication is one indexed query (token hash -> token, user and the permissions
 epoch) on a pooled connection, without an ORM session, or on PostgreSQL a hit in the process's token
-cache (``propops.auth.cache``), which every change to users, tokens or permissions empties in every
+cache (``core.context.TokenCache``), which every change to users, tokens or permissions empties in every
 process; resolved permission sets are cached per process and dropped whenever the shared epoch
 moves, so a revoked token or a revoked permission fails on its next request in every process.
 """
@@ -17,7 +17,6 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from propops.auth import cache as auth_cache
 from propops.auth.models import (
     STATUS_ACTIVE,
     STATUS_DISABLED,
@@ -128,10 +127,10 @@ async def authenticate_token(ctx: AppContext, raw_token: str) -> Principal:
     if not raw_token or len(raw_token) > 512:
         raise Unauthorized("Invalid or expired token.")
     hashed = token_hash(ctx.settings.secret_key, raw_token)
-    cache = ctx.auth_cache
+    cache = ctx.token_cache
     row = cache.get(hashed) if cache is not None else None
     if row is None:
-        gen = auth_cache.generation()
+        gen = cache.generation() if cache is not None else 0
         row = await ctx.executor.committed_one(_AUTH, token_hash=hashed)
         if row is None:
             raise Unauthorized("Invalid or expired token.")
