@@ -10,11 +10,15 @@ runs alternated on a 2-core machine shared with other sessions whose CPU use swu
 against the supervisor's 56.2 / 97.3 / 234.3 / 204.8 / 131.2 in the runs between them; divided by
 the CPU the other sessions left, granian 1.82 and the supervisor 1.68 req/s per % of a core
 (+8 %); p99 over the mix 524 to 1,024 ms against 531 to 1,698 ms (the machine's load, not the
-server, sets the tail there).
+server, sets the tail there). Two more pairs after it became the default, supervisor then granian:
+203.8 then 262.5 req/s, 120.8 then 159.9 (+4 % and +5 % per CPU left), p50 over the mix 296 then
+201 ms, 520 then 374 ms, but p99 722 then 787 ms, 904 then 1,075 ms: granian has no connection
+rebalancing, and its fuller worker (35 of 64 kept-alive connections) had the worse tail.
 
 ``supervisor``: kept, one setting away, because it alone evens out kept-alive connections
-between the workers (below) and restarts a crashing worker for ever (granian gives up after two
-crashes within 5.5 s), and because the comparison above ran on a busy shared machine.
+between the workers (below; its p99 was the lower one in the last pairs) and restarts a crashing
+worker for ever (granian gives up after two crashes within 5.5 s), and because the comparison
+above ran on a busy shared machine.
 
 The supervisor: several uvicorn worker processes, each with its own listening socket
 (``SO_REUSEPORT``).
