@@ -109,13 +109,14 @@ def test_a_dead_worker_is_replaced(running: tuple[subprocess.Popen[bytes], int])
     assert victim not in after and len(after) == 2, (before, after)
 
 
-def test_port_taken_by_another_socket_fails_fast() -> None:
+@pytest.mark.parametrize("kind", ["supervisor", "granian"])
+def test_port_taken_by_another_socket_fails_fast(kind: server.ServerKind) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
         port = taken.getsockname()[1]
         with pytest.raises(OSError):
-            server.serve(server.ServeOptions("tests.core.pid_app:app", port=port, workers=2))
+            server.serve(server.ServeOptions("tests.core.pid_app:app", port=port, workers=2), kind)
 
 
 def test_reuseport_sockets_share_a_port() -> None:

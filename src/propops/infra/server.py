@@ -108,6 +108,11 @@ class GranianServer:
         from granian.constants import HTTPModes, Interfaces, Loops
         from granian.log import LogLevels
 
+        # Fail fast, as an OSError, when the port is taken (granian would raise a RuntimeError).
+        family = socket.AF_INET6 if ":" in opts.host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((opts.host, opts.port))
         os.environ[_GRANIAN_TARGET] = f"{opts.app}:{'factory' if opts.factory else 'app'}"
         Granian(
             f"{__name__}:granian_worker_app",
