@@ -60,9 +60,9 @@ def sane(lat: Any, lon: Any) -> bool:
 
 
 @pytest.mark.parametrize("case", list(MALICIOUS_GEOCODER))
-async def test_malicious_geocoder_replies(make_app: Callable[..., Awaitable[FastAPI]], case: str) -> None:
+async def test_malicious_geocoder_replies(app_with: Callable[..., Awaitable[FastAPI]], case: str) -> None:
     with standin(MALICIOUS_GEOCODER[case]) as (url, seen):
-        app = await make_app(seed=True, geocoder="http", geocoder_url=url, geocoder_timeout_seconds=3)
+        app = await app_with(geocoder="http", geocoder_url=url, geocoder_timeout_seconds=3)
         async with client_for(app) as http:
             admin = await login_as(http, "admin@example.com")
             body = {
@@ -174,14 +174,14 @@ MALICIOUS_ISOCHRONE: dict[str, Reply] = {
 
 
 @pytest.mark.parametrize("fallback", ["estimate", "error"])
-async def test_malicious_isochrone_replies(make_app: Callable[..., Awaitable[FastAPI]], fallback: str) -> None:
+async def test_malicious_isochrone_replies(app_with: Callable[..., Awaitable[FastAPI]], fallback: str) -> None:
     current: dict[str, Reply] = {}
 
     def handler(method: str, path: str, query: Any, body: Any) -> Reply:
         return current["reply"]
 
     with standin(handler) as (url, seen):
-        app = await make_app(
+        app = await app_with(
             isochrone_provider="mapbox",
             mapbox_token="t",
             mapbox_base_url=url,

@@ -14,7 +14,7 @@ import pytest
 from fastapi import FastAPI
 
 from propops.branches.service import CSV_MAX_BYTES
-from tests.conftest import assert_error, client_for, login_as
+from tests.conftest import assert_error, client_for, login_as, unique_ip
 from tests.quality.authz import Accounts
 from tests.quality.owasp.conftest import session
 
@@ -62,8 +62,8 @@ async def test_body_past_the_cap_is_413(accounts: Accounts, app: FastAPI) -> Non
     assert_error(r, 413)
 
 
-async def test_upload_past_the_cap_is_413(make_app: Callable[..., Awaitable[FastAPI]]) -> None:
-    app = await make_app(max_upload_bytes=4096)
+async def test_upload_past_the_cap_is_413(app_with: Callable[..., Awaitable[FastAPI]]) -> None:
+    app = await app_with(max_upload_bytes=4096)
     async with client_for(app) as http:
         admin = await login_as(http, "admin@example.com")
         contractor = await login_as(http, "contractor001@example.com")
@@ -94,9 +94,9 @@ async def test_form_with_thousands_of_fields_is_refused(accounts: Accounts) -> N
     assert r.json()["success"] is False
 
 
-async def test_request_floods_are_429(make_app: Callable[..., Awaitable[FastAPI]]) -> None:
-    app = await make_app(rate_limit_per_ip=5, rate_limit_per_account=100)
-    async with client_for(app, ip="198.51.100.77") as http:
+async def test_request_floods_are_429(app_with: Callable[..., Awaitable[FastAPI]]) -> None:
+    app = await app_with(rate_limit_per_ip=5, rate_limit_per_account=100)
+    async with client_for(app, ip=unique_ip()) as http:
         statuses = [(await http.get("/api/ping")).status_code for _ in range(8)]
         assert statuses[:5] == [200] * 5 and set(statuses[5:]) == {429}
         r = await http.post("/api/auth/login", json={"email": "admin@example.com", "password": "demo-pass-123"})

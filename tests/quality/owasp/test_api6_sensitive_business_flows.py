@@ -8,23 +8,23 @@ effects, and the job's history growing only by real transitions.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI
 
-from tests.conftest import assert_error, client_for
+from tests.conftest import assert_error, client_for, unique_ip
 from tests.jobs.helpers import act, new_job, new_property
 from tests.quality.authz import Accounts
 from tests.quality.owasp.conftest import session
 
 
-async def test_login_throttle_per_ip_across_accounts(make_app: Callable[..., Awaitable[FastAPI]]) -> None:
-    app = await make_app(login_max_failures_per_ip=4, login_max_failures_per_account=100)
-    async with client_for(app, ip="192.0.2.44") as http:
-        for n in range(4):
-            r = await http.post(
-                "/api/auth/login", json={"email": f"agent{n + 1:03d}@example.com", "password": "nope-1234"}
-            )
+async def test_login_throttle_per_ip_across_accounts(app_with: Callable[..., Awaitable[FastAPI]]) -> None:
+    app = await app_with(login_max_failures_per_ip=4, login_max_failures_per_account=100)
+    tag = uuid.uuid4().hex[:10]
+    async with client_for(app, ip=unique_ip()) as http:
+        for n in range(4):  # four different addresses (failures are counted for unknown ones too)
+            r = await http.post("/api/auth/login", json={"email": f"ip-{tag}-{n}@example.com", "password": "nope-1234"})
             assert r.status_code == 401
         r = await http.post("/api/auth/login", json={"email": "agent010@example.com", "password": "demo-pass-123"})
         assert_error(r, 429)
