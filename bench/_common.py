@@ -61,13 +61,13 @@ def free_port(start: int) -> int:
 
 @contextmanager
 def server(factory: str, env: dict[str, str], port: int, workers: int = 1) -> Iterator[str]:
-    """``propops.server`` (uvicorn workers on SO_REUSEPORT sockets, what ``propops serve`` runs)
+    """``propops.infra.server`` (uvicorn workers on SO_REUSEPORT sockets, what ``propops serve`` runs)
     serving ``factory`` (module:function) on loopback until the block ends."""
     full_env = {**os.environ, **env, "PYTHONPATH": f"{ROOT / 'bench'}:{ROOT / 'src'}"}
     cmd = [
         sys.executable,
         "-m",
-        "propops.server",
+        "propops.infra.server",
         factory,
         "--factory",
         "--host",

@@ -99,8 +99,8 @@ def serve(
 ) -> None:
     """Migrate, seed demo data into an empty database, print demo credentials, then serve HTTP."""
     from propops.core.migrate import upgrade
-    from propops.server import ServeOptions
-    from propops.server import serve as run_server
+    from propops.infra.server import ServeOptions
+    from propops.infra.server import serve as run_server
 
     settings = _settings()
     upgrade(settings.database_url)

@@ -24,6 +24,7 @@ from propops.geo.isochrone import (
 )
 from propops.geo.nspl import import_nspl
 from propops.geo.postcodes import UnknownPostcode, parse_postcode
+from propops.infra.executor import Executor
 from tests.conftest import create_database
 from tests.geo.standin import standin
 
@@ -105,7 +106,7 @@ async def test_nspl_import_unit_precision(tmp_path: Path) -> None:
     try:
         result = await import_nspl(db, SAMPLE)
         assert result.imported == 3014 and result.skipped == 0
-        g = OfflineGeocoder(db)
+        g = OfflineGeocoder(Executor(db.engine, None))
         with SAMPLE.open() as fh:
             rows = list(csv.DictReader(fh))[:50]
         for row in rows:

@@ -123,7 +123,7 @@ async def branches_post(principal: BranchesCaller, session: DbSession, body: Sha
 )
 async def agent_sla(principal: ListCaller, ctx: Ctx, agent_uuid: AgentUuidQuery = None) -> RawJSONResponse:
     """Plain values in the documented shape (only the keys the reply has), sent without re-validation."""
-    return RawJSONResponse(ok(await service.agent_sla(ctx.read_all, principal, agent_uuid)))
+    return RawJSONResponse(ok(await service.agent_sla(ctx.executor, principal, agent_uuid)))
 
 
 @router.get(

@@ -12,10 +12,10 @@ No HTTP here; never commits.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, exists, false, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, false, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -27,8 +27,10 @@ from propops.branches import service as branches
 from propops.branches.models import Branch
 from propops.core import audit
 from propops.core.clock import iso
+from propops.core.db import Base
 from propops.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from propops.core.pagination import Page
+from propops.infra.executor import Executor
 
 AGENT_NOT_FOUND = "Agent not found."
 S = TypeVar("S", bound=Select)  # type: ignore[type-arg]
@@ -377,50 +379,91 @@ def _rule_view(rule: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
-# The SLA view in one plain statement (agent, visible assignments, their rules): through the ORM it
-# was three statements and ~5 ms of CPU per request, the costliest read of the load report's mix.
-# Visibility is ``visible_branches_select`` and ``agent_visibility_condition`` written as SQL (the
-# authorisation matrix and tests/agents cover every kind of caller); the order is
-# ``agent_assignments``'s, then ``branches.rules_by_branch``'s.
-_SLA_SQL = (
-    "SELECT a.uuid, b.id, b.name, ab.is_primary, pr.name, jt.name, r.target_hours "
-    "FROM agents a "
-    "LEFT JOIN agent_branches ab ON ab.agent_id = a.id{assignments} "
-    "LEFT JOIN branches b ON b.id = ab.branch_id "
-    "LEFT JOIN sla_rules r ON r.branch_id = b.id "
-    "LEFT JOIN priorities pr ON pr.id = r.priority_id "
-    "LEFT JOIN job_types jt ON jt.id = r.job_type_id "
-    "WHERE {agent} "
-    "ORDER BY ab.is_primary DESC, b.name, b.id, pr.rank, (r.job_type_id IS NOT NULL), jt.name, r.id"
-)
+# The SLA view in one statement (agent, visible assignments, their rules): through the ORM it was
+# three statements and ~5 ms of CPU per request, the costliest read of the load report's mix. One
+# statement per (caller kind, agent chosen by uuid or self), built once; the caller is the bound
+# ``viewer_id``. The order is ``agent_assignments``'s, then ``branches.rules_by_branch``'s.
+_SLA_SHAPES: dict[tuple[int | None, bool], Select] = {}
 
 
-async def agent_sla(
-    read_all: Callable[..., Awaitable[list[tuple[Any, ...]]]], principal: Principal, agent_uuid: str | None
-) -> dict[str, Any]:
+def _viewer_branches(kind: int | None) -> Select | None:
+    """``visible_branches_select`` with the caller as the bound parameter ``viewer_id``."""
+    if kind == ACCOUNT_STAFF:
+        return None
+    if kind == ACCOUNT_AGENT:
+        viewer = aliased(Agent)
+        return (
+            select(AgentBranch.branch_id)
+            .join(viewer, viewer.id == AgentBranch.agent_id)
+            .where(viewer.user_id == bindparam("viewer_id"))
+            .correlate(None)
+        )
+    return select(Branch.id).where(false()).correlate(None)
+
+
+def _sla_statement(kind: int | None, by_uuid: bool) -> Select:
+    stmt = _SLA_SHAPES.get((kind, by_uuid))
+    if stmt is not None:
+        return stmt
+    tables = Base.metadata.tables  # lookups are jobs' tables: by name, so agents imports no jobs module
+    rules, priorities, job_types = tables["sla_rules"], tables["priorities"], tables["job_types"]
+    visible = _viewer_branches(kind)
+    held = aliased(AgentBranch)
+    on = held.agent_id == Agent.id
+    if visible is not None:
+        on = and_(on, held.branch_id.in_(visible))
+    stmt = (
+        select(
+            Agent.uuid,
+            Branch.id,
+            Branch.name,
+            held.is_primary,
+            priorities.c.name,
+            job_types.c.name,
+            rules.c.target_hours,
+        )  # fmt: skip
+        .select_from(Agent)
+        .outerjoin(held, on)
+        .outerjoin(Branch, Branch.id == held.branch_id)
+        .outerjoin(rules, rules.c.branch_id == Branch.id)
+        .outerjoin(priorities, priorities.c.id == rules.c.priority_id)
+        .outerjoin(job_types, job_types.c.id == rules.c.job_type_id)
+        .order_by(
+            held.is_primary.desc(),
+            Branch.name,
+            Branch.id,
+            priorities.c.rank,
+            rules.c.job_type_id.isnot(None),
+            job_types.c.name,
+            rules.c.id,
+        )  # fmt: skip
+    )
+    if not by_uuid:
+        stmt = stmt.where(Agent.user_id == bindparam("viewer_id"))
+    else:
+        stmt = stmt.where(Agent.uuid == bindparam("agent_uuid"))
+        if visible is not None:
+            member = aliased(AgentBranch)
+            works_there = exists().where(member.agent_id == Agent.id, member.branch_id.in_(visible))
+            stmt = stmt.where(or_(Agent.user_id == bindparam("viewer_id"), works_there))
+    _SLA_SHAPES[(kind, by_uuid)] = stmt
+    return stmt
+
+
+async def agent_sla(executor: Executor, principal: Principal, agent_uuid: str | None) -> dict[str, Any]:
     """The seed's shape for the primary branch, plus ``branches`` with the rules of each branch the
     agent may operate on (limited to what the caller may see). An agent may omit agent_uuid. On the
-    raw reader (committed data, no session)."""
-    params: list[Any] = []
-
-    def p(value: Any) -> str:
-        params.append(value)
-        return "{" + str(len(params) - 1) + "}"
-
-    staff = principal.account_type_id == ACCOUNT_STAFF
-    assignments = "" if staff else f" AND ab.branch_id IN ({visible_branches_sql(principal, p)})"
+    committed-row reader (no session)."""
+    kind = principal.account_type_id if principal.account_type_id in (ACCOUNT_STAFF, ACCOUNT_AGENT) else None
+    params: dict[str, Any] = {} if kind == ACCOUNT_STAFF else {"viewer_id": principal.user_id}
     if not agent_uuid and principal.account_type_id == ACCOUNT_AGENT:
-        agent = f"a.user_id = {p(principal.user_id)}"
+        stmt = _sla_statement(kind, by_uuid=False)
     elif not agent_uuid:
         raise InvalidInput.field("agent_uuid", "is required")
     else:
-        agent = f"a.uuid = {p(branches.check_uuid(agent_uuid, 'agent_uuid'))}"
-        if not staff:
-            agent += (
-                f" AND (a.user_id = {p(principal.user_id)} OR EXISTS (SELECT 1 FROM agent_branches m "  # noqa: S608
-                f"WHERE m.agent_id = a.id AND m.branch_id IN ({visible_branches_sql(principal, p)})))"
-            )
-    rows = await read_all(_SLA_SQL.format(assignments=assignments, agent=agent), *params)
+        stmt = _sla_statement(kind, by_uuid=True)
+        params["agent_uuid"] = branches.check_uuid(agent_uuid, "agent_uuid")
+    rows = await executor.committed(stmt, **params)
     if not rows:
         raise NotFound(AGENT_NOT_FOUND)
     out_branches: list[dict[str, Any]] = []

@@ -2,7 +2,7 @@
 
 The per-request authentication is one indexed query (token hash -> token, user and the permissions
 epoch) on a pooled connection, without an ORM session, or on PostgreSQL a hit in the process's token
-cache (``propops.auth.cache``), which every change to users, tokens or permissions empties in every
+cache (``core.context.TokenCache``), which every change to users, tokens or permissions empties in every
 process; resolved permission sets are cached per process and dropped whenever the shared epoch
 moves, so a revoked token or a revoked permission fails on its next request in every process.
 """
@@ -14,10 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from propops.auth import cache as auth_cache
 from propops.auth.models import (
     STATUS_ACTIVE,
     STATUS_DISABLED,
@@ -27,8 +26,10 @@ from propops.auth.models import (
     LoginFailure,
     Permission,
     Role,
+    RolePermission,
     SystemState,
     User,
+    UserPermission,
 )
 from propops.core import audit
 from propops.core.clock import as_utc, iso, utcnow
@@ -94,19 +95,29 @@ def validate_password(password: str) -> str:
 
 # --- authentication fast path -------------------------------------------------------------------
 
-_AUTH_SQL = (
-    "SELECT t.id, t.expires_at, t.revoked_at, u.id, u.uuid, u.email, u.first_name, u.last_name, "
-    "u.account_type_id, u.role_id, u.account_status_id, "
-    "(SELECT s.value FROM system_state s WHERE s.key = 'permissions_epoch') "
-    "FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = {0}"
+_tokens, _users = ApiToken.__table__, User.__table__
+_AUTH = (
+    select(
+        _tokens.c.id,
+        _tokens.c.expires_at,
+        _tokens.c.revoked_at,
+        _users.c.id,
+        _users.c.uuid,
+        _users.c.email,
+        _users.c.first_name,
+        _users.c.last_name,
+        _users.c.account_type_id,
+        _users.c.role_id,
+        _users.c.account_status_id,
+        select(SystemState.value).where(SystemState.key == EPOCH_KEY).scalar_subquery(),
+    )
+    .select_from(_tokens.join(_users, _users.c.id == _tokens.c.user_id))
+    .where(_tokens.c.token_hash == bindparam("token_hash"))
 )
-_ROLE_PERMS_SQL = "SELECT permission_key FROM role_permissions WHERE role_id = {0}"
-_USER_PERMS_SQL = "SELECT permission_key, granted FROM user_permissions WHERE user_id = {0}"
-
-
-def _as_datetime(value: Any) -> datetime:
-    """The raw SQLite driver returns stored datetimes as ISO text."""
-    return as_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
+_ROLE_PERMS = select(RolePermission.permission_key).where(RolePermission.role_id == bindparam("role_id"))
+_USER_PERMS = select(UserPermission.permission_key, UserPermission.granted).where(
+    UserPermission.user_id == bindparam("user_id")
+)
 
 
 async def authenticate_token(ctx: AppContext, raw_token: str) -> Principal:
@@ -116,11 +127,11 @@ async def authenticate_token(ctx: AppContext, raw_token: str) -> Principal:
     if not raw_token or len(raw_token) > 512:
         raise Unauthorized("Invalid or expired token.")
     hashed = token_hash(ctx.settings.secret_key, raw_token)
-    cache = ctx.auth_cache
+    cache = ctx.token_cache
     row = cache.get(hashed) if cache is not None else None
     if row is None:
-        gen = auth_cache.generation()
-        row = await ctx.read_one(_AUTH_SQL, hashed)
+        gen = cache.generation() if cache is not None else 0
+        row = await ctx.executor.committed_one(_AUTH, token_hash=hashed)
         if row is None:
             raise Unauthorized("Invalid or expired token.")
         if cache is not None:
@@ -141,7 +152,7 @@ async def authenticate_token(ctx: AppContext, raw_token: str) -> Principal:
     ) = row
     if revoked_at is not None:
         raise Unauthorized("This session has been revoked. Please log in again.")
-    if _as_datetime(expires_at) <= utcnow():
+    if expires_at <= utcnow():
         raise Unauthorized("This session has expired. Please log in again.")
     if status_id != STATUS_ACTIVE:
         raise Unauthorized("This account is disabled.")
@@ -150,8 +161,8 @@ async def authenticate_token(ctx: AppContext, raw_token: str) -> Principal:
     if cached is not None and cached[0] == epoch:
         perms = cached[1]
     else:
-        keys = {r[0] for r in await ctx.read_all(_ROLE_PERMS_SQL, role_id)}
-        for key, granted in await ctx.read_all(_USER_PERMS_SQL, user_id):
+        keys = {r[0] for r in await ctx.executor.committed(_ROLE_PERMS, role_id=role_id)}
+        for key, granted in await ctx.executor.committed(_USER_PERMS, user_id=user_id):
             if granted:
                 keys.add(key)
             else:

@@ -11,15 +11,14 @@ for the requested page alone.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
-from sqlalchemy import Connection, Select, delete, insert, select, text, update
+from sqlalchemy import Connection, Select, bindparam, delete, exists, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from propops.contractors.models import (
@@ -28,12 +27,14 @@ from propops.contractors.models import (
     COVERAGE_RADIUS,
     Contractor,
     ContractorCoverageCell,
+    ContractorTrade,
 )
 from propops.core.clock import utcnow
 from propops.core.errors import InvalidInput
 from propops.geo.geocoder import GeoPoint
 from propops.geo.geometry import cell_of, circle, grid_cells, haversine_km_many, parse_drawn, to_geojson, to_wkb
 from propops.geo.isochrone import PROFILES, EstimatedIsochrone, IsochroneProvider
+from propops.infra.executor import Executor
 
 DEFAULT_RADIUS_KM = 25.0
 MAX_RADIUS_KM = 200.0
@@ -161,23 +162,29 @@ async def set_cells_active(session: AsyncSession, contractor_id: int, active: bo
     await session.execute(update(cell).where(cell.contractor_id == contractor_id).values(active=active))
 
 
-def candidates_stmt(lat: float, lon: float) -> Select[Any]:
-    """Active contractors' cell parts that may cover the point: one index range, no join.
-
-    Rows are (contractor id, clip WKB or None when the cell is interior, base lat, base lon), the
-    shape ``exact_filter`` takes. Only the grid table is read: its PK (cell, contractor_id) is the
-    range, the clip bbox drops most parts that miss the point, and interior parts need no WKB.
-    """
-    cell = ContractorCoverageCell
-    stmt = cast("Select[Any]", select(cell.contractor_id, cell.shape_wkb, cell.base_latitude, cell.base_longitude))
-    return stmt.where(
-        cell.cell == cell_of(lat, lon),
-        cell.active.is_(True),
-        cell.min_lat <= lat,
-        cell.max_lat >= lat,
-        cell.min_lon <= lon,
-        cell.max_lon >= lon,
+_cell = ContractorCoverageCell
+# Active contractors' cell parts that may cover the point: one index range, no join. Rows are
+# (contractor id, clip WKB or None when the cell is interior, base lat, base lon), the shape
+# ``exact_filter`` takes. Only the grid table is read: its PK (cell, contractor_id) is the range, the
+# clip bbox drops most parts that miss the point, and interior parts need no WKB.
+CANDIDATES: Select = select(_cell.contractor_id, _cell.shape_wkb, _cell.base_latitude, _cell.base_longitude).where(
+    _cell.cell == bindparam("cell"),
+    _cell.active.is_(True),
+    _cell.min_lat <= bindparam("lat"),
+    _cell.max_lat >= bindparam("lat"),
+    _cell.min_lon <= bindparam("lon"),
+    _cell.max_lon >= bindparam("lon"),
+)
+CANDIDATES_IN_TRADE: Select = CANDIDATES.where(
+    exists().where(
+        ContractorTrade.contractor_id == _cell.contractor_id, ContractorTrade.trade_id == bindparam("trade_id")
     )
+)
+
+
+def candidates_stmt(lat: float, lon: float) -> Select:
+    """``CANDIDATES`` with the point bound, for the ORM path (which may add conditions)."""
+    return CANDIDATES.params(cell=cell_of(lat, lon), lat=lat, lon=lon)
 
 
 def exact_filter(rows: list[Any], lat: float, lon: float) -> list[tuple[int, float]]:
@@ -203,20 +210,6 @@ def exact_filter(rows: list[Any], lat: float, lon: float) -> list[tuple[int, flo
     return [(i, round(d, 2)) for i, d in zip(ids[order].tolist(), dist[order].tolist(), strict=True)]
 
 
-# The same query as ``candidates_stmt`` for the raw-driver read path (``AppContext.read_all``):
-# through the async ORM stack, fetching ~1,300 rows costs several times what SQLite or PostgreSQL
-# spend producing them. Placeholders are ``{n}``; each is used once (SQLite's ``?`` are positional).
-_RAW_CANDIDATES = (
-    "SELECT g.contractor_id, g.shape_wkb, g.base_latitude, g.base_longitude FROM contractor_coverage_cells g "
-    "WHERE g.cell = {0} AND g.active = {1} AND g.min_lat <= {2} AND g.max_lat >= {3} "
-    "AND g.min_lon <= {4} AND g.max_lon >= {5}"
-)
-_RAW_TRADE = (
-    " AND EXISTS (SELECT 1 FROM contractor_trades t WHERE t.contractor_id = g.contractor_id AND t.trade_id = {6})"
-)
-RawReader = Callable[..., Awaitable[list[tuple[Any, ...]]]]
-
-
 def _floats(values: tuple[Any, ...]) -> np.ndarray:
     try:
         return np.array(values, dtype=float)
@@ -224,15 +217,18 @@ def _floats(values: tuple[Any, ...]) -> np.ndarray:
         return np.array([np.nan if v is None else v for v in values], dtype=float)
 
 
-async def covering_raw(
-    read_all: RawReader, lat: float, lon: float, *, trade_id: int | None = None
+async def covering_committed(
+    executor: Executor, lat: float, lon: float, *, trade_id: int | None = None
 ) -> list[tuple[int, float]]:
-    """``covering`` for active contractors (optionally in a trade) on the raw-driver read path."""
-    template, params = _RAW_CANDIDATES, [cell_of(lat, lon), True, lat, lat, lon, lon]
-    if trade_id is not None:
-        template += _RAW_TRADE
-        params.append(trade_id)
-    return exact_filter(await read_all(template, *params), lat, lon)
+    """``covering`` for active contractors (optionally in a trade) on the committed-row reader:
+    through the async ORM stack, fetching ~1,300 rows cost several times what the database spends
+    producing them."""
+    point = {"cell": cell_of(lat, lon), "lat": lat, "lon": lon}
+    if trade_id is None:
+        rows = await executor.committed(CANDIDATES, **point)
+    else:
+        rows = await executor.committed(CANDIDATES_IN_TRADE, **point, trade_id=trade_id)
+    return exact_filter(rows, lat, lon)
 
 
 async def covering(

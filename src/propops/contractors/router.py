@@ -41,7 +41,7 @@ LIST_ERRORS = error_responses(400, 401, 403, 429)
     summary="List trade categories",
 )
 async def trades(ctx: Ctx) -> JSONResponse:
-    """A hot lookup: read on the raw driver and returned pre-serialised (see core.fastpath)."""
+    """A hot lookup: on the committed-row reader, returned pre-serialised."""
     return JSONResponse(ok(await service.list_trades(ctx)))
 
 
@@ -105,7 +105,7 @@ async def list_contractors(
 ) -> RawJSONResponse:
     """The coverage search, a hot path: rows are plain values, sent without ``jsonable_encoder``."""
     f = await _filters(ctx, search, name, trade_id, postcode, max_distance_km, max_travel_minutes)
-    rows, count = await service.list_contractors(db, f, page, read_all=ctx.read_all)
+    rows, count = await service.list_contractors(db, f, page, executor=ctx.executor)
     return RawJSONResponse(ok_list(rows, count))
 
 
@@ -137,7 +137,7 @@ async def list_with_coverage(
     format: Annotated[Literal["json", "geojson"], Query(description="`json` (default) or `geojson`.")] = "json",
 ) -> Any:
     f = await _filters(ctx, search, name, trade_id, postcode, max_distance_km, max_travel_minutes)
-    rows, count = await service.list_contractors(db, f, page, with_coverage=True, read_all=ctx.read_all)
+    rows, count = await service.list_contractors(db, f, page, with_coverage=True, executor=ctx.executor)
     if format == "geojson":
         return JSONResponse(service.feature_collection(rows, count), media_type="application/geo+json")
     return ok_list(rows, count)

@@ -43,8 +43,10 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
 
     # Token lookups cached per process, PostgreSQL only, invalidated by LISTEN/NOTIFY on every change
-    # to accounts, tokens or permissions (see ``propops.auth.cache``); this is only the longest an
-    # entry lives whatever happens. 0 = read the token row on every request.
+    # to accounts, tokens or permissions (``notify``, see ``propops.infra.token_cache``); ``off`` reads
+    # the token row on every request. ``auth_cache_seconds`` is only the longest an entry lives
+    # whatever happens (0 = off as well).
+    token_cache: Literal["notify", "off"] = "notify"  # noqa: S105 - a mode, not a secret
     auth_cache_seconds: float = Field(default=10.0, ge=0, le=300)
 
     # Admission control, per server process: at most this many requests are handled at once; the

@@ -16,10 +16,11 @@ from importlib import resources
 from typing import Any, Protocol, TypeGuard
 
 import httpx
+from sqlalchemy import bindparam, select
 
-from propops.core.db import Database
-from propops.core.fastpath import FastReader, read
+from propops.geo.models import Postcode
 from propops.geo.postcodes import ParsedPostcode, Precision, UnknownPostcode, parse_postcode
+from propops.infra.executor import Executor
 
 log = logging.getLogger("propops.geo")
 
@@ -94,20 +95,19 @@ def lookup_centroid(parsed: ParsedPostcode, include_ni: bool = True) -> GeoPoint
     return None
 
 
-_UNIT_SQL = "SELECT latitude, longitude FROM geo_postcodes WHERE postcode = {0}"  # models.Postcode
+_UNIT = select(Postcode.latitude, Postcode.longitude).where(Postcode.postcode == bindparam("postcode"))
 
 
 class OfflineGeocoder:
     """Imported unit postcodes (``geo_postcodes``), then shipped sector and district centroids."""
 
-    def __init__(self, db: Database | None, include_ni: bool = True, reader: FastReader | None = None) -> None:
-        self.db = db
+    def __init__(self, executor: Executor | None, include_ni: bool = True) -> None:
+        self.executor = executor  # every postcode search makes this lookup: committed-row reader
         self.include_ni = include_ni
-        self.reader = reader  # the app's raw-driver reader: every postcode search makes this lookup
 
     async def lookup(self, parsed: ParsedPostcode) -> GeoPoint | None:
-        if parsed.unit and self.db is not None:
-            row = await read(self.db, self.reader, _UNIT_SQL, (parsed.unit,), one=True)
+        if parsed.unit and self.executor is not None:
+            row = await self.executor.committed_one(_UNIT, postcode=parsed.unit)
             if row is not None:
                 return GeoPoint(parsed.unit, float(row[0]), float(row[1]), "unit", "nspl")
         return lookup_centroid(parsed, self.include_ni)
@@ -164,7 +164,7 @@ def make_geocoder(ctx: Any) -> Geocoder:
     if cached is not None:
         return cached  # type: ignore[no-any-return]
     settings = ctx.settings
-    offline = OfflineGeocoder(ctx.db, include_ni=settings.geo_include_ni, reader=ctx.fast)
+    offline = OfflineGeocoder(ctx.executor, include_ni=settings.geo_include_ni)
     geocoder: Geocoder = offline
     if settings.geocoder == "http":
         geocoder = HttpGeocoder(settings.geocoder_url, offline, settings.geocoder_timeout_seconds)

@@ -18,7 +18,7 @@ reconnect transparently. ``--no-rebalance`` turns it off.
 The supervisor restarts a worker that dies and stops them all on SIGINT/SIGTERM. Where the
 platform has no ``SO_REUSEPORT`` (or with one worker) it falls back to plain ``uvicorn.run``.
 
-    python -m propops.server propops.main:asgi --factory --port 8000 --workers 2
+    python -m propops.infra.server propops.main:asgi --factory --port 8000 --workers 2
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The per-process token cache (``propops.auth.cache``): it serves repeat lookups, and every change
+"""The per-process token cache (``propops.infra.token_cache``): it serves repeat lookups, and every change
 to a token, an account or a permission is seen on the next request, whether this process made it
 (synchronous invalidation) or another one did (PostgreSQL NOTIFY, simulated by a separate
 connection writing the same rows, as another server process or psql would)."""
@@ -20,9 +20,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from propops.auth import cache as auth_cache
-from propops.auth.cache import AuthCache
 from propops.core.security import token_hash
+from propops.infra import token_cache
+from propops.infra.token_cache import NotifyTokenCache
 from tests.conftest import DEMO_PASSWORD, PG_URL, AuthedClient, client_for, login_as, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,7 +42,7 @@ async def live(make_app: Callable[..., Awaitable[FastAPI]]) -> AsyncIterator[dic
     """A fresh app whose cache is live, a signed-in admin, and a second connection ("another
     process") to the same database."""
     app = await make_app()
-    cache: AuthCache = app.state.ctx.auth_cache
+    cache: NotifyTokenCache = app.state.ctx.token_cache
     assert cache is not None
     async with client_for(app) as http:
         admin = await login_as(http, "admin@example.com")
@@ -81,9 +81,9 @@ async def test_logout_here_fails_the_next_request_at_once(live: dict[str, Any]) 
 async def test_revocation_by_another_process_reaches_this_one(live: dict[str, Any]) -> None:
     app, admin, other = live["app"], live["admin"], live["other"]
     assert (await admin.get("/api/auth/me")).status_code == 200
-    before = auth_cache.generation()
+    before = token_cache.generation()
     await other.execute("UPDATE api_tokens SET revoked_at = now() WHERE token_hash = $1", _hash(app, admin))
-    await _until(lambda: auth_cache.generation() != before)
+    await _until(lambda: token_cache.generation() != before)
     r = await admin.get("/api/auth/me")
     assert r.status_code == 401, r.text
     assert "revoked" in r.json()["message"]
@@ -93,9 +93,9 @@ async def test_account_disabled_elsewhere_is_refused(live: dict[str, Any]) -> No
     http, other = live["http"], live["other"]
     agent = await login_as(http, "agent002@example.com")
     assert (await agent.get("/api/auth/me")).status_code == 200
-    before = auth_cache.generation()
+    before = token_cache.generation()
     await other.execute("UPDATE users SET account_status_id = 2 WHERE email = 'agent002@example.com'")
-    await _until(lambda: auth_cache.generation() != before)
+    await _until(lambda: token_cache.generation() != before)
     assert (await agent.get("/api/auth/me")).status_code == 401
 
 
@@ -105,7 +105,7 @@ async def test_permission_revoked_elsewhere_is_refused(live: dict[str, Any]) -> 
     r = await agent.get("/api/jobs/manage", params={"action": "list", "limit": 1})
     assert r.status_code == 200, r.text
     user_id = await other.fetchval("SELECT id FROM users WHERE email = 'agent003@example.com'")
-    before = auth_cache.generation()
+    before = token_cache.generation()
     async with other.transaction():  # what the permissions admin does: the grant, then the epoch
         await other.execute(
             "INSERT INTO user_permissions (user_id, permission_key, granted) VALUES ($1, $2, false)",
@@ -113,7 +113,7 @@ async def test_permission_revoked_elsewhere_is_refused(live: dict[str, Any]) -> 
             "api.jobs.manage.manage",
         )
         await other.execute("UPDATE system_state SET value = value + 1 WHERE key = 'permissions_epoch'")
-    await _until(lambda: auth_cache.generation() != before)
+    await _until(lambda: token_cache.generation() != before)
     r = await agent.get("/api/jobs/manage", params={"action": "list", "limit": 1})
     assert r.status_code == 403, r.text
 
@@ -121,13 +121,13 @@ async def test_permission_revoked_elsewhere_is_refused(live: dict[str, Any]) -> 
 async def test_rolled_back_change_sends_no_notice(live: dict[str, Any]) -> None:
     app, admin, other = live["app"], live["admin"], live["other"]
     assert (await admin.get("/api/auth/me")).status_code == 200
-    before = auth_cache.generation()
+    before = token_cache.generation()
     tx = other.transaction()
     await tx.start()
     await other.execute("UPDATE api_tokens SET revoked_at = now() WHERE token_hash = $1", _hash(app, admin))
     await tx.rollback()
     await asyncio.sleep(0.3)
-    assert auth_cache.generation() == before
+    assert token_cache.generation() == before
     assert (await admin.get("/api/auth/me")).status_code == 200
 
 
@@ -149,9 +149,9 @@ async def test_listener_lost_means_no_cache_until_it_is_back(live: dict[str, Any
 async def test_truncate_elsewhere_is_heard(live: dict[str, Any]) -> None:
     admin, other = live["admin"], live["other"]
     assert (await admin.get("/api/auth/me")).status_code == 200
-    before = auth_cache.generation()
+    before = token_cache.generation()
     await other.execute("TRUNCATE api_tokens")
-    await _until(lambda: auth_cache.generation() != before)
+    await _until(lambda: token_cache.generation() != before)
     assert (await admin.get("/api/auth/me")).status_code == 401
 
 
@@ -159,7 +159,7 @@ async def test_no_cache_without_the_triggers(make_app: Callable[..., Awaitable[F
     """Code newer than the schema (migration 0009 not applied): nobody would send the notices, so
     the cache must not go live."""
     app = await make_app()
-    cache: AuthCache = app.state.ctx.auth_cache
+    cache: NotifyTokenCache = app.state.ctx.token_cache
     other = await asyncpg.connect(cache.dsn)
     try:
         await other.execute("DROP TRIGGER trg_api_tokens_auth_changed ON api_tokens")
@@ -177,10 +177,10 @@ async def test_listener_that_stops_hearing_goes_dark(live: dict[str, Any], monke
     """Notices stop arriving on a connection that still looks open (a dead route, a pooler): the
     heartbeat does not come back, the cache goes dark, and a new listener takes over."""
     cache = live["cache"]
-    monkeypatch.setattr(auth_cache, "HEARTBEAT_SECONDS", 0.1)
-    monkeypatch.setattr(auth_cache, "HEARTBEAT_TIMEOUT_SECONDS", 0.5)
+    monkeypatch.setattr(token_cache, "HEARTBEAT_SECONDS", 0.1)
+    monkeypatch.setattr(token_cache, "HEARTBEAT_TIMEOUT_SECONDS", 0.5)
     deaf = cache._conn
-    await deaf.remove_listener(auth_cache.CHANNEL, cache._on_notice)  # UNLISTEN on that connection
+    await deaf.remove_listener(token_cache.CHANNEL, cache._on_notice)  # UNLISTEN on that connection
     await _until(lambda: not cache.live, seconds=10)
     await _until(lambda: cache.live, seconds=15)
     assert cache._conn is not deaf
@@ -188,11 +188,11 @@ async def test_listener_that_stops_hearing_goes_dark(live: dict[str, Any], monke
 
 async def test_a_lookup_overtaken_by_a_notice_is_not_stored(live: dict[str, Any]) -> None:
     cache = live["cache"]
-    gen = auth_cache.generation()
-    auth_cache.invalidate()  # a notice arrives while the read is in flight
+    gen = token_cache.generation()
+    token_cache.invalidate()  # a notice arrives while the read is in flight
     cache.put("k" * 64, gen, ("row",))
     assert "k" * 64 not in cache.entries
-    cache.put("k" * 64, auth_cache.generation(), ("row",))
+    cache.put("k" * 64, token_cache.generation(), ("row",))
     assert cache.get("k" * 64) == ("row",)
 
 
@@ -207,15 +207,18 @@ async def test_unknown_tokens_are_not_cached(live: dict[str, Any]) -> None:
 
 async def test_entries_expire_after_the_configured_seconds(live: dict[str, Any]) -> None:
     cache = live["cache"]
-    cache.put("e" * 64, auth_cache.generation(), ("row",))
+    cache.put("e" * 64, token_cache.generation(), ("row",))
     gen, _stored, row = cache.entries["e" * 64]
     cache.entries["e" * 64] = (gen, 0.0, row)  # stored long ago
     assert cache.get("e" * 64) is None
 
 
-async def test_the_cache_can_be_turned_off(make_app: Callable[..., Awaitable[FastAPI]]) -> None:
-    app = await make_app(auth_cache_seconds=0)
-    assert app.state.ctx.auth_cache is None
+@pytest.mark.parametrize("setting", [{"auth_cache_seconds": 0}, {"token_cache": "off"}])
+async def test_the_cache_can_be_turned_off(
+    make_app: Callable[..., Awaitable[FastAPI]], setting: dict[str, Any]
+) -> None:
+    app = await make_app(**setting)
+    assert app.state.ctx.token_cache is None
     async with client_for(app) as http:
         admin = await login_as(http, "admin@example.com")
         assert (await admin.get("/api/auth/me")).status_code == 200
@@ -230,7 +233,7 @@ def _fresh_get(base: str, path: str, token: str) -> httpx.Response:
 async def test_logout_in_one_worker_is_refused_by_every_worker(
     make_app: Callable[..., Awaitable[FastAPI]],
 ) -> None:
-    """Two real worker processes (``propops.server``) on one database, both caching the token: a
+    """Two real worker processes (``propops.infra.server``) on one database, both caching the token: a
     logout answered by one is refused at once by both (the other hears the NOTIFY)."""
     app = await make_app()
     settings = app.state.ctx.settings
@@ -248,7 +251,7 @@ async def test_logout_in_one_worker_is_refused_by_every_worker(
         "PROPOPS_STORAGE_DIR": str(settings.storage_dir),
     }
     proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "propops.server", "propops.main:asgi", "--factory", "--port", str(port),
+        [sys.executable, "-m", "propops.infra.server", "propops.main:asgi", "--factory", "--port", str(port),
          "--workers", "2", "--log-level", "warning"],
         env=env,
         cwd=ROOT,
@@ -268,7 +271,7 @@ async def test_logout_in_one_worker_is_refused_by_every_worker(
         )
         token = login.json()["token"]
         dbname = url.rpartition("/")[2]
-        conn = await asyncpg.connect(app.state.ctx.auth_cache.dsn)
+        conn = await asyncpg.connect(app.state.ctx.token_cache.dsn)
         try:
             for _ in range(100):  # every worker serves, starts its listener and caches the token
                 codes = [(await asyncio.to_thread(_fresh_get, base, "/api/auth/me", token)).status_code
@@ -277,7 +280,7 @@ async def test_logout_in_one_worker_is_refused_by_every_worker(
                 listening = await conn.fetchval(
                     "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name = $2",
                     dbname,
-                    auth_cache.APPLICATION_NAME,
+                    token_cache.APPLICATION_NAME,
                 )
                 if listening >= 2:
                     break
