@@ -44,15 +44,15 @@ async def test_max_page_and_huge_offset(accounts: Accounts) -> None:
         r = await admin.get(path, params={**params, "limit": 200})
         assert r.status_code == 200 and len(r.json()["data"]) <= 200, path
         r = await admin.get(path, params={**params, "offset": 2**31 - 1})
-        assert r.status_code in (200, 400), (path, r.text)
+        assert r.status_code == 200, (path, r.text)
+        assert r.json()["data"] == [] and r.json()["count"] > 0, path
         assert_error(await admin.get(path, params={**params, "offset": -1}), 400)
 
 
-async def test_overlong_search_is_refused_or_harmless(accounts: Accounts) -> None:
+async def test_overlong_search_is_refused(accounts: Accounts) -> None:
     admin = session(accounts, "admin")
     for path, params in LISTS[:4]:
-        r = await admin.get(path, params={**params, "search": "%" * 5000})
-        assert r.status_code in (200, 400), (path, r.text)
+        assert_error(await admin.get(path, params={**params, "search": "%" * 5000}), 400, "search")
 
 
 async def test_body_past_the_cap_is_413(accounts: Accounts, app: FastAPI) -> None:
@@ -90,8 +90,7 @@ async def test_form_with_thousands_of_fields_is_refused(accounts: Accounts) -> N
     contractor = session(accounts, "contractor")
     fields = {f"f{i}": "x" for i in range(2000)} | {"action": "upload"}
     r = await contractor.post("/api/contractors/certification", data=fields, files={"unused": ("x.txt", b"x")})
-    assert r.status_code in (400, 413), r.text
-    assert r.json()["success"] is False
+    assert_error(r, 400, "too many fields")
 
 
 async def test_request_floods_are_429(app_with: Callable[..., Awaitable[FastAPI]]) -> None:
