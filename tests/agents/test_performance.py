@@ -34,7 +34,7 @@ from sqlalchemy import insert, select
 from propops.agents.models import Agent
 from propops.jobs.models import Job, JobRecall, Property
 from tests.branches.util import AGENT_001, new_agent, new_branch
-from tests.conftest import AuthedClient, assert_error, client_for, login_as
+from tests.conftest import AuthedClient, Templates, assert_error, build_app, client_for, login_as
 
 PERF = "/api/agents/performance"
 FIELDS = [
@@ -126,11 +126,9 @@ class Rows:
 
 
 @pytest.fixture(scope="module")
-async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[str, Any]]:
+async def world(templates: Templates, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[str, Any]]:
     """The fixed data set in its own app (module-scoped: built once)."""
-    from tests.conftest import build_app
-
-    built = await build_app(tmp_path_factory.mktemp("kpi"))
+    built = await build_app(templates, tmp_path_factory.mktemp("kpi"))
     app = built.app
     async with client_for(app) as http:
         admin = await login_as(http, "admin@example.com")
@@ -200,8 +198,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[
             for k, v in ids.items()
         },
     }
-    await app.state.ctx.aclose()
-    await built.drop()
+    await built.aclose()
 
 
 @pytest.fixture

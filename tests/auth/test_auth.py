@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from propops.auth.models import ApiToken, RolePermission, User
 from propops.auth.service import bump_permissions_epoch
 from propops.core.clock import utcnow
-from tests.conftest import DEMO_PASSWORD, AuthedClient, assert_error, client_for, login_as
+from tests.branches.util import new_agent
+from tests.conftest import DEMO_PASSWORD, AuthedClient, assert_error, client_for, login_as, unique_ip
+from tests.quality.authz import NARROW_PASSWORD, create_narrow_staff
 
 
 async def _user(app: FastAPI, email: str) -> User:
@@ -64,47 +67,49 @@ class TestLogin:
         body = assert_error(r, 400)
         assert body["errors"]
 
-    async def test_disabled_account_cannot_log_in(self, make_app) -> None:  # type: ignore[no-untyped-def]
-        app = await make_app()
-        async with client_for(app) as c:
-            admin = await login_as(c, "admin@example.com")
-            victim = await _user(app, "agent002@example.com")
-            r = await admin.post("/api/users/users", json={"action": "toggle_status", "uuid": victim.uuid})
-            assert r.status_code == 200 and r.json()["data"]["is_active"] is False
-            r = await c.post("/api/auth/login", json={"email": "agent002@example.com", "password": DEMO_PASSWORD})
-            assert_error(r, 401, "invalid email or password")
+    async def test_disabled_account_cannot_log_in(self, app: FastAPI, admin: AuthedClient) -> None:
+        victim = await new_agent(admin, 1)
+        user = await _user(app, victim["email"])
+        r = await admin.post("/api/users/users", json={"action": "toggle_status", "uuid": user.uuid})
+        assert r.status_code == 200 and r.json()["data"]["is_active"] is False
+        r = await admin.http.post("/api/auth/login", json={"email": victim["email"], "password": victim["password"]})
+        assert_error(r, 401, "invalid email or password")
 
 
 class TestLoginThrottling:
-    async def test_five_failures_for_one_account_lock_it(self, make_app) -> None:  # type: ignore[no-untyped-def]
-        app = await make_app()
-        async with client_for(app) as c:
+    """On the shared database: a new account and addresses no other test uses (failures are rows)."""
+
+    async def test_five_failures_for_one_account_lock_it(self, app: FastAPI, admin: AuthedClient) -> None:
+        victim, other = await new_agent(admin, 1), await new_agent(admin, 1)
+        async with client_for(app, ip=unique_ip()) as c:
             for _ in range(5):
-                r = await c.post("/api/auth/login", json={"email": "agent003@example.com", "password": "bad-pass-1"})
+                r = await c.post("/api/auth/login", json={"email": victim["email"], "password": "bad-pass-1"})
                 assert r.status_code == 401
-            r = await c.post("/api/auth/login", json={"email": "agent003@example.com", "password": DEMO_PASSWORD})
+            r = await c.post("/api/auth/login", json={"email": victim["email"], "password": victim["password"]})
             assert_error(r, 429)
             assert 1 <= int(r.headers["retry-after"]) <= 15 * 60
             # the same reply for an unknown account
+            ghost = f"ghost-{uuid.uuid4().hex[:10]}@example.com"
             for _ in range(5):
-                await c.post("/api/auth/login", json={"email": "ghost@example.com", "password": "bad-pass-1"})
-            r2 = await c.post("/api/auth/login", json={"email": "ghost@example.com", "password": "bad-pass-1"})
+                await c.post("/api/auth/login", json={"email": ghost, "password": "bad-pass-1"})
+            r2 = await c.post("/api/auth/login", json={"email": ghost, "password": "bad-pass-1"})
             assert r2.status_code == 429 and r2.json()["error"] == r.json()["error"]
-            # other accounts from another IP are unaffected
-        async with client_for(app, ip="10.9.9.9") as c2:
-            r = await c2.post("/api/auth/login", json={"email": "agent004@example.com", "password": DEMO_PASSWORD})
+        # other accounts from another IP are unaffected
+        async with client_for(app, ip=unique_ip()) as c2:
+            r = await c2.post("/api/auth/login", json={"email": other["email"], "password": other["password"]})
             assert r.status_code == 200
 
-    async def test_twenty_failures_from_one_ip_lock_the_ip(self, make_app) -> None:  # type: ignore[no-untyped-def]
-        app = await make_app()
-        async with client_for(app, ip="192.0.2.7") as c:
+    async def test_twenty_failures_from_one_ip_lock_the_ip(self, app: FastAPI) -> None:
+        ip, tag = unique_ip(), uuid.uuid4().hex[:10]
+        async with client_for(app, ip=ip) as c:
             for i in range(20):
-                r = await c.post("/api/auth/login", json={"email": f"user{i}@example.com", "password": "bad-pass-1"})
+                body = {"email": f"user{i}-{tag}@example.com", "password": "bad-pass-1"}
+                r = await c.post("/api/auth/login", json=body)
                 assert r.status_code == 401
             r = await c.post("/api/auth/login", json={"email": "admin@example.com", "password": DEMO_PASSWORD})
             assert_error(r, 429)
             assert "retry-after" in r.headers
-        async with client_for(app, ip="192.0.2.8") as other:
+        async with client_for(app, ip=unique_ip()) as other:
             r = await other.post("/api/auth/login", json={"email": "admin@example.com", "password": DEMO_PASSWORD})
             assert r.status_code == 200
 
@@ -143,18 +148,14 @@ class TestBearer:
         assert_error(await one.get("/api/contractors/trades"), 401, "revoked")
         assert (await two.get("/api/contractors/trades")).status_code == 200
 
-    async def test_disabling_an_account_revokes_its_sessions(self, make_app) -> None:  # type: ignore[no-untyped-def]
-        app = await make_app()
-        async with client_for(app) as c:
-            admin = await login_as(c, "admin@example.com")
-            victim = await login_as(c, "agent005@example.com")
-            assert (await victim.get("/api/auth/me")).status_code == 200
-            user = await _user(app, "agent005@example.com")
-            r = await admin.post(
-                "/api/users/users", json={"action": "toggle_status", "uuid": user.uuid, "is_active": False}
-            )
-            assert r.status_code == 200
-            assert_error(await victim.get("/api/auth/me"), 401)
+    async def test_disabling_an_account_revokes_its_sessions(self, app: FastAPI, admin: AuthedClient) -> None:
+        a = await new_agent(admin, 1)
+        victim = await login_as(admin.http, a["email"], a["password"])
+        assert (await victim.get("/api/auth/me")).status_code == 200
+        user = await _user(app, a["email"])
+        body = {"action": "toggle_status", "uuid": user.uuid, "is_active": False}
+        assert (await admin.post("/api/users/users", json=body)).status_code == 200
+        assert_error(await victim.get("/api/auth/me"), 401)
 
 
 class TestCsrf:
@@ -231,23 +232,22 @@ class TestPermissions:
         assert "api.users.users.manage" not in data["permissions"]
         assert data["permission_map"]["api.contractors.trades.manage"] is True
 
-    async def test_revoking_a_role_permission_applies_on_the_next_request(self, make_app) -> None:  # type: ignore[no-untyped-def]
-        app = await make_app()
-        async with client_for(app) as c:
-            s = await login_as(c, "finance@example.com")
-            assert (await s.get("/api/contractors/trades")).status_code == 200
-            async with app.state.ctx.db.sessionmaker() as db, db.begin():
-                role_id = (await _user(app, "finance@example.com")).role_id
-                from sqlalchemy import delete
-
-                await db.execute(
-                    delete(RolePermission).where(
-                        RolePermission.role_id == role_id,
-                        RolePermission.permission_key == "api.contractors.trades.manage",
-                    )
+    async def test_revoking_a_role_permission_applies_on_the_next_request(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
+        email = await create_narrow_staff(app, "api.contractors.trades.manage")  # a role of its own
+        s = await login_as(client, email, NARROW_PASSWORD)
+        assert (await s.get("/api/contractors/trades")).status_code == 200
+        role_id = (await _user(app, email)).role_id
+        async with app.state.ctx.db.sessionmaker() as db, db.begin():
+            await db.execute(
+                delete(RolePermission).where(
+                    RolePermission.role_id == role_id,
+                    RolePermission.permission_key == "api.contractors.trades.manage",
                 )
-                await bump_permissions_epoch(db)
-            assert_error(await s.get("/api/contractors/trades"), 403)
+            )
+            await bump_permissions_epoch(db)
+        assert_error(await s.get("/api/contractors/trades"), 403)
 
     async def test_cannot_disable_an_equal_or_higher_account(self, client: httpx.AsyncClient, app: FastAPI) -> None:
         mgr = await login_as(client, "admin@example.com")
@@ -282,19 +282,20 @@ class TestMobileAuth:
         assert (await s.get("/api/contractors/trades")).status_code == 200
 
     @pytest.mark.parametrize(
-        "payload",
+        ("payload", "status", "says"),
         [
-            {"action": "validate_token"},
-            {"action": "validate_token", "token": "f" * 64},
-            {"action": "explode", "token": "x"},
-            {"action": "validate_token", "token": "x", "platform": "windows"},
-            {},
+            ({"action": "validate_token"}, 400, "token"),
+            ({"action": "validate_token", "token": "f" * 64}, 401, "invalid or expired token"),  # well-formed
+            ({"action": "explode", "token": "x"}, 400, "body"),
+            ({"action": "validate_token", "token": "x", "platform": "windows"}, 400, "platform"),
+            ({}, 400, "body"),
         ],
     )
-    async def test_bad_mobile_auth_input(self, client: httpx.AsyncClient, payload: dict[str, str]) -> None:
+    async def test_bad_mobile_auth_input(
+        self, client: httpx.AsyncClient, payload: dict[str, str], status: int, says: str
+    ) -> None:
         r = await client.post("/api/security/mobile-auth", json=payload)
-        assert r.status_code in (400, 401)
-        assert r.json()["success"] is False
+        assert_error(r, status, says)
 
 
 class TestMe:

@@ -277,8 +277,8 @@ class TestRejectedUploads:
 
 
 class TestSizeCap:
-    async def test_oversized_is_413_and_leaves_nothing(self, make_app: Callable[..., Awaitable[FastAPI]]) -> None:
-        app = await make_app(max_upload_bytes=4096)
+    async def test_oversized_is_413_and_leaves_nothing(self, app_with: Callable[..., Awaitable[FastAPI]]) -> None:
+        app = await app_with(max_upload_bytes=4096)
         root = storage_root(app)
         async with client_for(app) as http:
             admin = await login_as(http, "admin@example.com")

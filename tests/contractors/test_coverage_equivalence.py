@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import math
 import random
-from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any
 
@@ -27,7 +26,7 @@ from propops.contractors.models import Contractor, ContractorCoverageCell, Contr
 from propops.geo.geocoder import GeoPoint, lookup_centroid
 from propops.geo.geometry import CELL_LAT, CELL_LON, haversine_km
 from propops.geo.postcodes import parse_postcode
-from tests.conftest import AuthedClient, client_for, login_as
+from tests.conftest import AuthedClient, Templates, build_app, client_for, login_as
 
 LIST = "/api/contractors/list"
 REGION = (52.25, 52.75, -2.35, -1.45)  # min lat, max lat, min lon, max lon
@@ -243,14 +242,19 @@ async def _api_list(admin: AuthedClient, **params: Any) -> tuple[list[tuple[int,
     return out, counts.pop()
 
 
-@pytest.fixture
-async def dense(make_app: Callable[..., Awaitable[FastAPI]]) -> Any:
-    app = await make_app()
-    await _generate(app, random.Random(20261128))
-    async with client_for(app) as http:
-        admin = await login_as(http, "admin@example.com")
-        await _through_api(admin)
-        yield app, admin, await _brute_force(app)
+@pytest.fixture(scope="module")
+async def dense(templates: Templates, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Built once for the module: the tests only read it."""
+    built = await build_app(templates, tmp_path_factory.mktemp("dense"))
+    try:
+        app = built.app
+        await _generate(app, random.Random(20261128))
+        async with client_for(app) as http:
+            admin = await login_as(http, "admin@example.com")
+            await _through_api(admin)
+            yield app, admin, await _brute_force(app)
+    finally:
+        await built.aclose()
 
 
 async def test_postcode_list_equals_brute_force(dense: Any) -> None:

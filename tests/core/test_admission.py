@@ -47,25 +47,25 @@ async def _fire(app: FastAPI, count: int) -> list[int]:
 
 
 async def test_at_most_n_requests_run_at_once_and_all_are_answered(
-    make_app: Callable[..., Awaitable[FastAPI]],
+    app_with: Callable[..., Awaitable[FastAPI]],
 ) -> None:
-    app = await make_app(seed=False, max_concurrent_requests=2)
+    app = await app_with(max_concurrent_requests=2)
     probe = Probe(app)
     assert await _fire(app, 12) == [200] * 12
     assert probe.most == 2
     assert sorted(probe.order) == list(range(12))
 
 
-async def test_zero_turns_the_limit_off(make_app: Callable[..., Awaitable[FastAPI]]) -> None:
-    app = await make_app(seed=False, max_concurrent_requests=0)
+async def test_zero_turns_the_limit_off(app_with: Callable[..., Awaitable[FastAPI]]) -> None:
+    app = await app_with(max_concurrent_requests=0)
     probe = Probe(app)
     assert await _fire(app, 12) == [200] * 12
     assert probe.most == 12
 
 
-async def test_the_gate_is_released_after_errors(make_app: Callable[..., Awaitable[FastAPI]]) -> None:
+async def test_the_gate_is_released_after_errors(app_with: Callable[..., Awaitable[FastAPI]]) -> None:
     """A 404, a 400 and a 401 each give their slot back: afterwards two requests still run at once."""
-    app = await make_app(seed=False, max_concurrent_requests=2)
+    app = await app_with(max_concurrent_requests=2)
     probe = Probe(app)
     async with client_for(app) as http:
         for _ in range(5):
@@ -76,10 +76,10 @@ async def test_the_gate_is_released_after_errors(make_app: Callable[..., Awaitab
     assert probe.most == 2
 
 
-async def test_a_large_upload_skips_the_queue(make_app: Callable[..., Awaitable[FastAPI]]) -> None:
+async def test_a_large_upload_skips_the_queue(app_with: Callable[..., Awaitable[FastAPI]]) -> None:
     """With the only slot held, a body above ``admission_exempt_body_bytes`` is still handled, and
     a small request waits until the slot is free."""
-    app = await make_app(seed=False, max_concurrent_requests=1, admission_exempt_body_bytes=1000)
+    app = await app_with(max_concurrent_requests=1, admission_exempt_body_bytes=1000)
     probe = Probe(app)
     probe.hold = asyncio.Event()
     async with client_for(app) as http:

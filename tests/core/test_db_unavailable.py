@@ -118,13 +118,13 @@ async def test_app_on_a_closed_port_answers_503_quickly(tmp_path: Path) -> None:
 
 
 async def test_orm_connection_refused_on_authenticated_routes_is_503(
-    make_app: Callable[..., Any],
+    app_with: Callable[..., Any],
 ) -> None:
     """The token check works (the fast path still reaches its database) but the request's ORM
     session cannot connect: ORM reads and a write are 503 envelopes, not 500; once the database is
     back, the same app serves again without a restart. (The jobs list and job get read on the
     raw driver; ``test_app_on_a_closed_port_answers_503_quickly`` covers that path.)"""
-    app: FastAPI = await make_app()
+    app: FastAPI = await app_with()
     async with client_for(app) as c:
         admin = await login_as(c, "admin@example.com")
         ctx = app.state.ctx

@@ -9,8 +9,8 @@ from collections.abc import Awaitable, Callable
 from fastapi import FastAPI
 
 
-async def test_startup_freezes_the_app_out_of_the_collector(make_app: Callable[..., Awaitable[FastAPI]]) -> None:
-    app = await make_app()
+async def test_startup_freezes_the_app_out_of_the_collector(app_with: Callable[..., Awaitable[FastAPI]]) -> None:
+    app = await app_with()
     gc.unfreeze()
     try:
         assert gc.get_freeze_count() == 0

@@ -89,8 +89,8 @@ class TestEnvelope:
         r = await client.post("/api/auth/login", content=b'{"email": ', headers={"content-type": "application/json"})
         assert_error(r, 400)
 
-    async def test_unexpected_exception_is_generic_500(self, make_app) -> None:  # type: ignore[no-untyped-def]
-        app = await make_app(seed=False)
+    async def test_unexpected_exception_is_generic_500(self, app_with) -> None:  # type: ignore[no-untyped-def]
+        app = await app_with()
         from propops.auth.deps import public
 
         async def boom() -> None:
@@ -147,8 +147,8 @@ class TestHeaders:
 
 
 class TestRateLimits:
-    async def test_per_ip_limit_429_with_retry_after(self, make_app) -> None:  # type: ignore[no-untyped-def]
-        app = await make_app(seed=False, rate_limit_per_ip=3)
+    async def test_per_ip_limit_429_with_retry_after(self, app_with) -> None:  # type: ignore[no-untyped-def]
+        app = await app_with(rate_limit_per_ip=3)
         async with client_for(app, ip="198.51.100.1") as c:
             statuses = [(await c.get("/api/health")).status_code for _ in range(4)]
             assert statuses == [200, 200, 200, 429]
@@ -159,8 +159,8 @@ class TestRateLimits:
         async with client_for(app, ip="198.51.100.2") as other:
             assert (await other.get("/api/health")).status_code == 200
 
-    async def test_per_account_limit(self, make_app) -> None:  # type: ignore[no-untyped-def]
-        app = await make_app(rate_limit_per_account=3)
+    async def test_per_account_limit(self, app_with) -> None:  # type: ignore[no-untyped-def]
+        app = await app_with(rate_limit_per_account=3)
         async with client_for(app) as c:
             s = await login_as(c, "finance@example.com")  # csrf-token call counts as one
             assert (await s.get("/api/contractors/trades")).status_code == 200

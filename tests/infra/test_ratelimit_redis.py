@@ -169,13 +169,11 @@ async def test_the_url_selects_the_database() -> None:
 
 
 async def test_through_the_app_the_workers_share_the_limit_and_redis_down_is_a_503(
-    make_app: Callable[..., Awaitable[FastAPI]],
+    app_with: Callable[..., Awaitable[FastAPI]],
 ) -> None:
     """Two "workers": the app and a second store on the same Redis; the app's 429 counts the other's
     request. Then the app's Redis goes away: a 503 envelope with Retry-After."""
-    app = await make_app(
-        seed=False, rate_limit_backend="redis", redis_url=URL, rate_limit_per_ip=3, rate_limit_window_seconds=3600
-    )
+    app = await app_with(rate_limit_backend="redis", redis_url=URL, rate_limit_per_ip=3, rate_limit_window_seconds=3600)
     ctx = app.state.ctx
     assert isinstance(ctx.rate_limits, RedisRateLimitStore)
     ip = f"test-{uuid.uuid4().hex}"  # this test's own counter in the shared Redis

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from propops.core.clock import utcnow
 from propops.core.context import AppContext
@@ -79,25 +81,29 @@ async def test_delivered_once_with_text_and_html(make_app: MakeApp, smtp: SmtpSi
     assert len(smtp.received) == 1
 
 
-async def test_dedupe_key_is_idempotent(make_app: MakeApp) -> None:
-    app = await make_app()
-    ctx = ctx_of(app)
-    first = await enqueue(ctx, dedupe_key="k-1")
-    second = await enqueue(ctx, dedupe_key="k-1")
-    assert first[0] is not None and second == [None]
-    assert len(await rows(ctx)) == 1
+NOTICE = {"subject": "s", "heading": "h", "lines": []}
 
 
-async def test_enqueue_is_part_of_the_callers_transaction(make_app: MakeApp) -> None:
-    app = await make_app()
-    ctx = ctx_of(app)
+async def _queued_to(session: AsyncSession, to: str) -> int:
+    return (await session.execute(select(func.count()).where(EmailOutbox.to_address == to))).scalar_one()
+
+
+async def test_dedupe_key_is_idempotent(db_session: AsyncSession) -> None:
+    key, to = f"k-{uuid.uuid4().hex}", f"dedupe-{uuid.uuid4().hex[:10]}@example.com"
+    first = await enqueue_email(db_session, to=to, template="notice", context=NOTICE, dedupe_key=key)
+    second = await enqueue_email(db_session, to=to, template="notice", context=NOTICE, dedupe_key=key)
+    assert first is not None and second is None
+    assert await _queued_to(db_session, to) == 1
+
+
+async def test_enqueue_is_part_of_the_callers_transaction(db_session: AsyncSession) -> None:
+    to = f"rolled-back-{uuid.uuid4().hex[:10]}@example.com"
     with pytest.raises(RuntimeError):
-        async with ctx.db.sessionmaker() as session, session.begin():
-            await enqueue_email(
-                session, to="a@example.com", template="notice", context={"subject": "s", "heading": "h", "lines": []}
-            )
+        async with db_session.begin_nested():
+            await enqueue_email(db_session, to=to, template="notice", context=NOTICE)
+            assert await _queued_to(db_session, to) == 1
             raise RuntimeError("the change failed")
-    assert await rows(ctx) == []
+    assert await _queued_to(db_session, to) == 0
 
 
 async def test_smtp_down_stays_queued_then_arrives(make_app: MakeApp, smtp: SmtpSink) -> None:

@@ -375,22 +375,25 @@ async def test_object_level_other_owner_is_404_like_missing(accounts: Accounts, 
 
 
 async def test_other_branch_is_invisible_to_agent(accounts: Accounts, world: World) -> None:
-    """Another agent's branch: its lists come back empty (or 404), never its records."""
+    """Another agent's branch, named as a filter, is answered exactly like a branch that does not
+    exist: an empty list for jobs and properties, the agents list's "Branch not found." 404; the
+    performance list never shows the other branch's agent."""
     agent = accounts.sessions["agent"]
     assert agent is not None
-    bid = world.outsider_branch["ID"]
-    for path, params in (
-        ("/api/jobs/manage", {"action": "list", "branch_id": bid}),
-        ("/api/properties/manage", {"action": "list", "branch_id": bid}),
-        ("/api/agents/list", {"action": "list", "branch_id": bid}),
-        ("/api/agents/performance", {}),
-    ):
-        r = await agent.get(path, params=params)
-        if r.status_code == 404:
-            continue
-        assert r.status_code == 200, (path, r.text)
-        assert world.outsider_job["uuid"] not in r.text and world.outsider_property["uuid"] not in r.text, path
-        assert world.outsider_job["agent_uuid"] not in r.text, path
+    missing_branch = 999_999_999
+    for path, status in (("/api/jobs/manage", 200), ("/api/properties/manage", 200), ("/api/agents/list", 404)):
+        theirs = await agent.get(path, params={"action": "list", "branch_id": world.outsider_branch["ID"]})
+        missing = await agent.get(path, params={"action": "list", "branch_id": missing_branch})
+        assert theirs.status_code == missing.status_code == status, (path, theirs.text, missing.text)
+        if status == 200:
+            assert theirs.json() == missing.json() == {**missing.json(), "data": [], "count": 0}, path
+        else:
+            same_as_missing(theirs, missing)
+    r = await agent.get("/api/agents/performance")
+    assert r.status_code == 200, r.text
+    assert r.json()["count"] > 0  # the agent's own rows are there
+    assert world.outsider_job["uuid"] not in r.text and world.outsider_property["uuid"] not in r.text
+    assert world.outsider_job["agent_uuid"] not in r.text
 
 
 async def test_other_contractor_is_invisible(accounts: Accounts, world: World) -> None:
@@ -399,14 +402,18 @@ async def test_other_contractor_is_invisible(accounts: Accounts, world: World) -
     me = accounts.sessions["contractor"]
     assert me is not None
     r = await me.get("/api/jobs/manage", params={"action": "list", "limit": 200})
+    assert r.status_code == 200, r.text
     assert world.outsider_job["uuid"] not in r.text
     r = await me.get("/api/contractors/certifications", params={"action": "list", "limit": 200})
+    assert r.status_code == 200 and r.json()["count"] > 0, r.text  # its own certificates only
     assert world.other_cert["uuid"] not in r.text
-    mine = (await me.get("/api/contractors/profile", params={"uuid": world.other_contractor["uuid"]})).json()
+    r = await me.get("/api/contractors/profile", params={"uuid": world.other_contractor["uuid"]})
+    assert r.status_code == 200, r.text
+    mine = r.json()
     assert mine["data"]["uuid"] != world.other_contractor["uuid"]
     r = await me.post("/api/contractors/profile", json={"uuid": world.other_contractor["uuid"], "phone": "0113 000"})
     assert r.status_code == 200 and r.json()["data"]["uuid"] == mine["data"]["uuid"]
     theirs = await world.other_contractor_client.get("/api/contractors/profile")
-    assert theirs.json()["data"].get("phone") != "0113 000"
+    assert theirs.status_code == 200 and theirs.json()["data"].get("phone") != "0113 000"
     # nor may it read another contractor through the staff endpoint
     assert_error(await me.get("/api/contractors/manage", params={"action": "get", "uuid": mine["data"]["uuid"]}), 403)

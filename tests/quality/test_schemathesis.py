@@ -1,6 +1,6 @@
 """Schema fuzzing: Schemathesis against the app's own OpenAPI document, in process.
 
-The app under test gets its own database (built and seeded on a private event loop) because
+The app under test gets its own database (a clone of the seeded template, prepared on a private event loop) because
 Schemathesis drives ASGI through a synchronous test client with an event loop of its own; the
 app's engine then only ever connects from that loop.
 """
@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from propops.core.params import POSTCODE_FORMAT
-from tests.conftest import DEMO_PASSWORD, create_database, make_settings
+from tests.conftest import Templates, make_settings
 
 # Writes that end the fuzzing session itself; covered by tests/auth.
 EXCLUDED_PATHS = ("/api/auth/logout",)
@@ -79,22 +79,18 @@ def _in_thread(coro: Any) -> Any:
     return box["value"]
 
 
-async def _prepare(tmp: Path) -> tuple[Any, Any, dict[str, str]]:
+async def _prepare(templates: Templates, tmp: Path) -> tuple[Any, Any, dict[str, str]]:
     from sqlalchemy import select
 
     from propops.auth.models import User
     from propops.auth.service import csrf_token, issue_token
     from propops.core.context import AppContext
     from propops.core.db import Database
-    from propops.core.migrate import upgrade_async
     from propops.core.ratelimit import MemoryRateLimitStore
-    from propops.demo import seed_demo
 
-    url, drop = await create_database(tmp)
+    url, drop = await templates.clone(tmp)
     settings = make_settings(url, tmp)
-    await upgrade_async(url)
     db = Database(url)
-    await seed_demo(db, DEMO_PASSWORD, settings)
     ctx = AppContext(settings=settings, db=db, rate_limits=MemoryRateLimitStore())
     headers: dict[str, str] = {}
     async with db.sessionmaker() as s, s.begin():
@@ -122,10 +118,10 @@ async def _prepare(tmp: Path) -> tuple[Any, Any, dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def fuzz_target(tmp_path_factory: pytest.TempPathFactory) -> Any:
+def fuzz_target(templates: Templates, tmp_path_factory: pytest.TempPathFactory) -> Any:
     from propops.main import create_app
 
-    settings, drop, headers = _in_thread(_prepare(tmp_path_factory.mktemp("fuzz")))
+    settings, drop, headers = _in_thread(_prepare(templates, tmp_path_factory.mktemp("fuzz")))
     app: FastAPI = create_app(settings)
     yield app, headers
     _in_thread(drop())

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
-from tests.conftest import client_for, login_as
+from tests.conftest import assert_error, client_for, login_as
 from tests.geo.standin import standin
 from tests.jobs.helpers import tag
 
@@ -60,9 +60,9 @@ def sane(lat: Any, lon: Any) -> bool:
 
 
 @pytest.mark.parametrize("case", list(MALICIOUS_GEOCODER))
-async def test_malicious_geocoder_replies(make_app: Callable[..., Awaitable[FastAPI]], case: str) -> None:
+async def test_malicious_geocoder_replies(app_with: Callable[..., Awaitable[FastAPI]], case: str) -> None:
     with standin(MALICIOUS_GEOCODER[case]) as (url, seen):
-        app = await make_app(seed=True, geocoder="http", geocoder_url=url, geocoder_timeout_seconds=3)
+        app = await app_with(geocoder="http", geocoder_url=url, geocoder_timeout_seconds=3)
         async with client_for(app) as http:
             admin = await login_as(http, "admin@example.com")
             body = {
@@ -72,31 +72,34 @@ async def test_malicious_geocoder_replies(make_app: Callable[..., Awaitable[Fast
                 "postcode": "LS1 4AP",
                 "branch_id": 1,
             }
+            # Every bad reply falls back to the offline data: the save succeeds, near Leeds.
             r = await admin.post("/api/properties/manage", json=body)
-            assert r.status_code in (200, 400, 503), (case, r.status_code, r.text[:300])
-            assert r.json()["success"] is (r.status_code == 200)
-            if r.status_code == 200:
-                d = r.json()["data"]
-                assert sane(d["latitude"], d["longitude"]), (case, d["latitude"], d["longitude"])
+            assert r.status_code == 200, (case, r.text[:300])
+            d = r.json()["data"]
+            assert sane(d["latitude"], d["longitude"]), (case, d["latitude"], d["longitude"])
+            name = tag()
             c = await admin.post(
                 "/api/contractors/manage",
                 json={
                     "action": "create",
                     "first_name": "Geo",
-                    "last_name": tag(),
+                    "last_name": name,
+                    "email": f"geo-{name}@example.com",
                     "trade_ids": [2],
                     "base_postcode": "LS1 4AP",
                     "coverage": {"source": "radius", "radius_km": 5},
                 },
             )
-            assert c.status_code in (200, 400, 503), (case, c.status_code, c.text[:300])
-            if c.status_code == 200:
-                d = c.json()["data"]
-                assert sane(d["latitude"], d["longitude"]), (case, d)
-                lst = await admin.get(
-                    "/api/contractors/list", params={"action": "list", "postcode": "LS1 4AP", "max_distance_km": 50}
-                )
-                assert lst.status_code in (200, 400, 503), lst.text[:300]
+            assert c.status_code == 200, (case, c.text[:300])
+            lon0, lat0, lon1, lat1 = c.json()["data"]["coverage"]["bbox"]
+            assert sane(lat0, lon0) and sane(lat1, lon1), (case, c.json()["data"]["coverage"]["bbox"])
+            lst = await admin.get(
+                "/api/contractors/list",
+                params={"action": "list", "postcode": "LS1 4AP", "max_distance_km": 50, "search": name},
+            )
+            assert lst.status_code == 200, lst.text[:300]
+            [row] = lst.json()["data"]
+            assert row["uuid"] == c.json()["data"]["uuid"] and row["distance_km"] < 5, (case, row)
         assert seen, "the stand-in was consulted"
         assert all(s["path"].startswith(("/postcodes/", "/outcodes/")) for s in seen)
 
@@ -173,15 +176,54 @@ MALICIOUS_ISOCHRONE: dict[str, Reply] = {
 }
 
 
+# Replies whose polygon is usable as it is (made valid where it self-intersects); every other reply
+# is a provider failure: the estimate in "estimate" mode, a 503 that saves nothing in "error" mode.
+USABLE = {"self intersecting", "huge ring", "ok"}
+
+
+async def _create_with_isochrone(admin: Any) -> tuple[str, Any]:
+    name = f"Iso{tag()}"
+    r = await admin.post(
+        "/api/contractors/manage",
+        json={
+            "action": "create",
+            "first_name": name,
+            "last_name": "X",
+            "email": f"{name.lower()}@example.com",
+            "trade_ids": [2],
+            "base_postcode": "LS1 4AP",
+            "coverage": {"source": "isochrone", "travel_minutes": 20},
+        },
+    )
+    return name, r
+
+
+async def _check_isochrone_reply(admin: Any, fallback: str, case: str) -> None:
+    name, r = await _create_with_isochrone(admin)
+    assert "<script>" not in r.text and "Traceback" not in r.text
+    lst = await admin.get("/api/contractors/list-with-coverage", params={"search": name})
+    assert lst.status_code == 200, lst.text
+    if case not in USABLE and fallback == "error":
+        assert_error(r, 503, "nothing was saved")
+        assert lst.json()["count"] == 0, (case, "half-saved contractor")
+        return
+    assert r.status_code == 200, (case, r.text[:300])
+    cov = r.json()["data"]["coverage"]
+    assert cov["estimated"] is (case not in USABLE), (case, cov)
+    lon0, lat0, lon1, lat1 = cov["bbox"]
+    assert sane(lat0, lon0) and sane(lat1, lon1), (case, cov["bbox"])
+    assert lst.json()["count"] == 1
+
+
 @pytest.mark.parametrize("fallback", ["estimate", "error"])
-async def test_malicious_isochrone_replies(make_app: Callable[..., Awaitable[FastAPI]], fallback: str) -> None:
+async def test_malicious_isochrone_replies(app_with: Callable[..., Awaitable[FastAPI]], fallback: str) -> None:
     current: dict[str, Reply] = {}
 
     def handler(method: str, path: str, query: Any, body: Any) -> Reply:
         return current["reply"]
 
     with standin(handler) as (url, seen):
-        app = await make_app(
+        app = await app_with(
             isochrone_provider="mapbox",
             mapbox_token="t",
             mapbox_base_url=url,
@@ -191,28 +233,31 @@ async def test_malicious_isochrone_replies(make_app: Callable[..., Awaitable[Fas
         async with client_for(app) as http:
             admin = await login_as(http, "admin@example.com")
             for case, reply in MALICIOUS_ISOCHRONE.items():
+                if case == "off the globe":
+                    continue  # test_isochrone_off_the_globe_is_a_provider_failure
                 current["reply"] = reply
-                name = f"Iso{tag()}"
-                r = await admin.post(
-                    "/api/contractors/manage",
-                    json={
-                        "action": "create",
-                        "first_name": name,
-                        "last_name": "X",
-                        "trade_ids": [2],
-                        "base_postcode": "LS1 4AP",
-                        "coverage": {"source": "isochrone", "travel_minutes": 20},
-                    },
-                )
-                assert r.status_code in (200, 400, 503), (case, r.status_code, r.text[:300])
-                assert "<script>" not in r.text and "Traceback" not in r.text
-                lst = await admin.get("/api/contractors/list-with-coverage", params={"search": name})
-                if r.status_code != 200:
-                    assert lst.json()["count"] == 0, (case, "half-saved contractor")
-                    continue
-                cov = r.json()["data"]["coverage"]
-                assert cov is not None, case
-                lon0, lat0, lon1, lat1 = cov["bbox"]
-                assert -180 <= lon0 <= lon1 <= 180 and -90 <= lat0 <= lat1 <= 90, (case, cov["bbox"])
-                assert lst.json()["count"] == 1
+                await _check_isochrone_reply(admin, fallback, case)
+        assert len(seen) == len(MALICIOUS_ISOCHRONE) - 1
         assert all(s["path"].startswith("/isochrone/v1/mapbox/") for s in seen)
+
+
+@pytest.mark.xfail(
+    run=False,
+    strict=True,
+    reason="known bug: a provider polygon far off the globe is gridded as it is (about 10^8 cells for "
+    "the 1000-degree box) and the request never ends; drawn areas are bounded to the UK, provider "
+    "polygons are not. Not run: it would take the test process down with it.",
+)
+@pytest.mark.parametrize("fallback", ["estimate", "error"])
+async def test_isochrone_off_the_globe_is_a_provider_failure(
+    app_with: Callable[..., Awaitable[FastAPI]], fallback: str
+) -> None:
+    def handler(method: str, path: str, query: Any, body: Any) -> Reply:
+        return MALICIOUS_ISOCHRONE["off the globe"]
+
+    with standin(handler) as (url, _seen):
+        app = await app_with(
+            isochrone_provider="mapbox", mapbox_token="t", mapbox_base_url=url, isochrone_fallback=fallback
+        )
+        async with client_for(app) as http:
+            await _check_isochrone_reply(await login_as(http, "admin@example.com"), fallback, "off the globe")

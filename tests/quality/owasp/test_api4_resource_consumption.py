@@ -14,7 +14,7 @@ import pytest
 from fastapi import FastAPI
 
 from propops.branches.service import CSV_MAX_BYTES
-from tests.conftest import assert_error, client_for, login_as
+from tests.conftest import assert_error, client_for, login_as, unique_ip
 from tests.quality.authz import Accounts
 from tests.quality.owasp.conftest import session
 
@@ -44,15 +44,15 @@ async def test_max_page_and_huge_offset(accounts: Accounts) -> None:
         r = await admin.get(path, params={**params, "limit": 200})
         assert r.status_code == 200 and len(r.json()["data"]) <= 200, path
         r = await admin.get(path, params={**params, "offset": 2**31 - 1})
-        assert r.status_code in (200, 400), (path, r.text)
+        assert r.status_code == 200, (path, r.text)
+        assert r.json()["data"] == [] and r.json()["count"] > 0, path
         assert_error(await admin.get(path, params={**params, "offset": -1}), 400)
 
 
-async def test_overlong_search_is_refused_or_harmless(accounts: Accounts) -> None:
+async def test_overlong_search_is_refused(accounts: Accounts) -> None:
     admin = session(accounts, "admin")
     for path, params in LISTS[:4]:
-        r = await admin.get(path, params={**params, "search": "%" * 5000})
-        assert r.status_code in (200, 400), (path, r.text)
+        assert_error(await admin.get(path, params={**params, "search": "%" * 5000}), 400, "search")
 
 
 async def test_body_past_the_cap_is_413(accounts: Accounts, app: FastAPI) -> None:
@@ -62,8 +62,8 @@ async def test_body_past_the_cap_is_413(accounts: Accounts, app: FastAPI) -> Non
     assert_error(r, 413)
 
 
-async def test_upload_past_the_cap_is_413(make_app: Callable[..., Awaitable[FastAPI]]) -> None:
-    app = await make_app(max_upload_bytes=4096)
+async def test_upload_past_the_cap_is_413(app_with: Callable[..., Awaitable[FastAPI]]) -> None:
+    app = await app_with(max_upload_bytes=4096)
     async with client_for(app) as http:
         admin = await login_as(http, "admin@example.com")
         contractor = await login_as(http, "contractor001@example.com")
@@ -90,13 +90,12 @@ async def test_form_with_thousands_of_fields_is_refused(accounts: Accounts) -> N
     contractor = session(accounts, "contractor")
     fields = {f"f{i}": "x" for i in range(2000)} | {"action": "upload"}
     r = await contractor.post("/api/contractors/certification", data=fields, files={"unused": ("x.txt", b"x")})
-    assert r.status_code in (400, 413), r.text
-    assert r.json()["success"] is False
+    assert_error(r, 400, "too many fields")
 
 
-async def test_request_floods_are_429(make_app: Callable[..., Awaitable[FastAPI]]) -> None:
-    app = await make_app(rate_limit_per_ip=5, rate_limit_per_account=100)
-    async with client_for(app, ip="198.51.100.77") as http:
+async def test_request_floods_are_429(app_with: Callable[..., Awaitable[FastAPI]]) -> None:
+    app = await app_with(rate_limit_per_ip=5, rate_limit_per_account=100)
+    async with client_for(app, ip=unique_ip()) as http:
         statuses = [(await http.get("/api/ping")).status_code for _ in range(8)]
         assert statuses[:5] == [200] * 5 and set(statuses[5:]) == {429}
         r = await http.post("/api/auth/login", json={"email": "admin@example.com", "password": "demo-pass-123"})

@@ -38,10 +38,10 @@ def decoy_handler(method: str, path: str, query: Any, body: Any) -> tuple[int, A
     return 200, {"stolen": True}
 
 
-async def test_urls_in_request_fields_are_never_fetched(make_app: Callable[..., Awaitable[FastAPI]]) -> None:
+async def test_urls_in_request_fields_are_never_fetched(app_with: Callable[..., Awaitable[FastAPI]]) -> None:
     with standin(decoy_handler) as (decoy_url, decoy_seen), standin(ok_geo) as (geo_url, geo_seen):
         port = decoy_url.rsplit(":", 1)[1]
-        app = await make_app(
+        app = await app_with(
             geocoder="http",
             geocoder_url=geo_url,
             isochrone_provider="mapbox",
