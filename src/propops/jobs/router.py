@@ -15,7 +15,7 @@ from propops.core.envelope import Envelope, ListEnvelope, RawJSONResponse, error
 from propops.core.errors import InvalidInput, NotFound
 from propops.core.pagination import PageParams
 from propops.core.params import UUID_EXAMPLE, UUID_PATTERN, SearchQuery, UuidQuery
-from propops.jobs import assignment, notes, reads, service
+from propops.jobs import assignment, notes, repository, service
 from propops.jobs.models import Property
 from propops.jobs.schemas import (
     CaseNoteCreated,
@@ -90,18 +90,17 @@ async def read_jobs(
     busiest endpoint, no ORM session, no transaction. The history and the suggestions use a
     read-only session."""
     chosen = action
-    dialect = ctx.db.engine.dialect.name
     if chosen == "get":
-        # Committed data on the raw driver: one query, no ORM, no transaction.
+        # Committed data on the driver: one query, no ORM, no transaction.
         wanted = check_uuid(uuid, "uuid")
         if not wanted:
             raise InvalidInput.field("uuid", "is required")
-        detail = await reads.job_detail_by_uuid(ctx.read_all, dialect, principal, wanted)
+        detail = await repository.job_detail(ctx.executor, principal, wanted)
         if detail is None:
             raise NotFound(service.NOT_FOUND)
         return RawJSONResponse(ok(detail))
     if chosen == "list":  # the busiest read: no session at all
-        filters = service.JobFilters(
+        filters = repository.JobFilters(
             search=clean_search(search),
             status_id=status_id,
             priority_id=priority_id,
@@ -118,7 +117,7 @@ async def read_jobs(
             date_from=_date(date_from, "date_from"),
             date_to=_date(date_to, "date_to", end=True),
         )
-        rows, count = await reads.list_jobs(ctx.read_all, dialect, principal, page, filters)
+        rows, count = await repository.list_jobs(ctx.executor, principal, page, filters)
         return RawJSONResponse(ok_list(rows, count))
     async with ctx.db.sessionmaker() as session:
         if chosen == "list_commits":
@@ -153,7 +152,7 @@ MESSAGES = {
     responses=error_responses(400, 401, 403, 404, 409, 429),
     summary="create, update, delete, assign, accept, start, complete, close, archive, cancel, recall, reopen",
 )
-async def manage_job(principal: JobsCaller, session: DbSession, body: JobManageRequest) -> RawJSONResponse:
+async def manage_job(principal: JobsCaller, ctx: Ctx, session: DbSession, body: JobManageRequest) -> RawJSONResponse:
     """Replies are built from plain values (``reads``, the same SQL as action=get) and sent without
     re-validation against the response union, a measurable share of a write's CPU."""
     if body.action in ("update", "delete"):
@@ -163,11 +162,13 @@ async def manage_job(principal: JobsCaller, session: DbSession, body: JobManageR
             await service.delete_job(session, principal, job)
             return RawJSONResponse(ok(ref, "Job deleted"))
         await service.update_job(session, principal, job, body)
-        return RawJSONResponse(ok(await service.job_detail(session, principal, job), MESSAGES[body.action]))
+        await session.flush()
+        detail = await repository.job_detail_in(ctx.executor, session, principal, job.id)
+        return RawJSONResponse(ok(detail, MESSAGES[body.action]))
     # Create and the lifecycle: plain SQL in this transaction (``jobs.state``), the reply read the same way.
     if body.action == "create":
         created = await service.create_job_state(session, principal, body)
-        detail = await reads.job_detail_by_id(session, principal, created.id)
+        detail = await repository.job_detail_in(ctx.executor, session, principal, created.id)
         return RawJSONResponse(ok(detail, MESSAGES[body.action]))
     state, runner = await service.lock_job(session, principal, body.uuid)
     if body.action == "assign":
@@ -178,7 +179,7 @@ async def manage_job(principal: JobsCaller, session: DbSession, body: JobManageR
         await service.transition(
             session, runner, principal, state, body.action, reason=body.reason, to_status_id=body.to_status_id
         )
-    detail = await reads.job_detail_by_id(session, principal, state.id, runner)
+    detail = await repository.job_detail_in(ctx.executor, session, principal, state.id)
     return RawJSONResponse(ok(detail, MESSAGES[body.action]))
 
 
