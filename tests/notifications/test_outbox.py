@@ -34,6 +34,7 @@ async def enqueue(ctx: AppContext, n: int = 1, **kw: Any) -> list[int | None]:
         for i in range(n):
             ids.append(
                 await enqueue_email(
+                    ctx.executor,
                     session,
                     to=kw.get("to", f"person{i}@example.com"),
                     template="notice",
@@ -94,7 +95,11 @@ async def test_enqueue_is_part_of_the_callers_transaction(make_app: MakeApp) -> 
     with pytest.raises(RuntimeError):
         async with ctx.db.sessionmaker() as session, session.begin():
             await enqueue_email(
-                session, to="a@example.com", template="notice", context={"subject": "s", "heading": "h", "lines": []}
+                ctx.executor,
+                session,
+                to="a@example.com",
+                template="notice",
+                context={"subject": "s", "heading": "h", "lines": []},
             )
             raise RuntimeError("the change failed")
     assert await rows(ctx) == []

@@ -15,8 +15,7 @@ from propops.core.envelope import Envelope, ListEnvelope, RawJSONResponse, error
 from propops.core.errors import InvalidInput, NotFound
 from propops.core.pagination import PageParams
 from propops.core.params import UUID_EXAMPLE, UUID_PATTERN, SearchQuery, UuidQuery
-from propops.jobs import assignment, notes, repository, service
-from propops.jobs.models import Property
+from propops.jobs import assignment, history, lifecycle, notes, repository, service
 from propops.jobs.schemas import (
     CaseNoteCreated,
     CaseNoteRead,
@@ -121,14 +120,12 @@ async def read_jobs(
         return RawJSONResponse(ok_list(rows, count))
     async with ctx.db.sessionmaker() as session:
         if chosen == "list_commits":
-            rows, count = await service.list_commits(session, principal, uuid, page)
+            rows, count = await history.list_commits(ctx.executor, session, principal, uuid, page)
             return ok_list(rows, count)
         # suggest_contractors
-        service._ensure_may(principal, "assign")
-        job = await service.load_job(session, principal, uuid)
-        prop = await session.get(Property, job.property_id)
-        assert prop is not None
-        return ok(await assignment.suggest(session, job, prop, page.limit, page.offset))
+        lifecycle.ensure_may(principal, "assign")
+        job = await service.find_job(ctx.executor, session, principal, uuid, lock=False)
+        return ok(await assignment.suggest(ctx.executor, session, job, page.limit, page.offset))
 
 
 MESSAGES = {
@@ -153,33 +150,29 @@ MESSAGES = {
     summary="create, update, delete, assign, accept, start, complete, close, archive, cancel, recall, reopen",
 )
 async def manage_job(principal: JobsCaller, ctx: Ctx, session: DbSession, body: JobManageRequest) -> RawJSONResponse:
-    """Replies are built from plain values (``reads``, the same SQL as action=get) and sent without
-    re-validation against the response union, a measurable share of a write's CPU."""
-    if body.action in ("update", "delete"):
-        job = await service.load_job(session, principal, body.uuid, for_update=True)
+    """Every action locks the job first (``service.find_job``); the reply is the job as action=get
+    shows it, read in this transaction, and is sent without re-validation against the response
+    union (a measurable share of a write's CPU)."""
+    ex = ctx.executor
+    if body.action == "create":
+        job = await service.create_job(ex, session, principal, body)
+    else:
+        job = await service.find_job(ex, session, principal, body.uuid)
         if body.action == "delete":
             ref = {"ID": job.id, "uuid": job.uuid, "job_ref": job.job_ref}
             await service.delete_job(session, principal, job)
             return RawJSONResponse(ok(ref, "Job deleted"))
-        await service.update_job(session, principal, job, body)
-        await session.flush()
-        detail = await repository.job_detail_in(ctx.executor, session, principal, job.id)
-        return RawJSONResponse(ok(detail, MESSAGES[body.action]))
-    # Create and the lifecycle: plain SQL in this transaction (``jobs.state``), the reply read the same way.
-    if body.action == "create":
-        created = await service.create_job_state(session, principal, body)
-        detail = await repository.job_detail_in(ctx.executor, session, principal, created.id)
-        return RawJSONResponse(ok(detail, MESSAGES[body.action]))
-    state, runner = await service.lock_job(session, principal, body.uuid)
-    if body.action == "assign":
-        service.ensure_allowed(principal, state, "assign")  # the state error before input errors
-        contractor = await service.resolve_contractor(runner, body.contractor_id, body.contractor_uuid)
-        await service.assign(session, runner, principal, state, contractor, body.override_reason)
-    else:
-        await service.transition(
-            session, runner, principal, state, body.action, reason=body.reason, to_status_id=body.to_status_id
-        )
-    detail = await repository.job_detail_in(ctx.executor, session, principal, state.id)
+        if body.action == "update":
+            await service.update_job(ex, session, principal, job, body)
+        elif body.action == "assign":
+            lifecycle.ensure_allowed(principal, job, "assign")  # the state error before input errors
+            contractor = await service.resolve_contractor(ex, session, body.contractor_id, body.contractor_uuid)
+            await service.assign(ex, session, principal, job, contractor, body.override_reason)
+        else:
+            await service.transition(
+                ex, session, principal, job, body.action, reason=body.reason, to_status_id=body.to_status_id
+            )
+    detail = await repository.job_detail_in(ex, session, principal, job.id)
     return RawJSONResponse(ok(detail, MESSAGES[body.action]))
 
 
@@ -191,12 +184,13 @@ async def manage_job(principal: JobsCaller, ctx: Ctx, session: DbSession, body: 
 )
 async def list_case_notes(
     principal: NotesCaller,
+    ctx: Ctx,
     session: DbSession,
     page: PageParams,
     action: Annotated[Literal["list"], Query(description="Must be list.")],
     job_uuid: Annotated[str, Query(pattern=UUID_PATTERN, examples=[UUID_EXAMPLE])],
 ) -> dict[str, Any]:
-    rows, count = await notes.list_notes(session, principal, job_uuid, page)
+    rows, count = await notes.list_notes(ctx.executor, session, principal, job_uuid, page)
     return ok_list(rows, count)
 
 
@@ -206,8 +200,10 @@ async def list_case_notes(
     responses=error_responses(400, 401, 403, 404, 409, 429),
     summary="Add a case note to a job (send_email mails the other parties)",
 )
-async def create_case_note(principal: NotesCaller, session: DbSession, body: CaseNoteRequest) -> dict[str, Any]:
-    return ok(await notes.create_note(session, principal, body), "Case note added")
+async def create_case_note(
+    principal: NotesCaller, ctx: Ctx, session: DbSession, body: CaseNoteRequest
+) -> dict[str, Any]:
+    return ok(await notes.create_note(ctx.executor, session, principal, body), "Case note added")
 
 
 @router.post(
@@ -216,6 +212,6 @@ async def create_case_note(principal: NotesCaller, session: DbSession, body: Cas
     responses=error_responses(400, 401, 403, 404, 409, 429),
     summary="Link a remedial job to its parent (or raise a new one), or remove the link",
 )
-async def remedials(principal: RemedialsCaller, session: DbSession, body: RemedialRequest) -> dict[str, Any]:
-    result = await notes.remedial(session, principal, body)
+async def remedials(principal: RemedialsCaller, ctx: Ctx, session: DbSession, body: RemedialRequest) -> dict[str, Any]:
+    result = await notes.remedial(ctx.executor, session, principal, body)
     return ok(result, "Remedial link created" if body.action == "create" else "Remedial link removed")

@@ -1,5 +1,4 @@
-"""The SLA rule, in one place: the target a job gets, its due time, the at-risk and breach
-verdicts, and the scheduled scan that notifies each breach once.
+"""The SLA rule, in one place: the target a job gets, its due time, the at-risk and breach verdicts.
 
 - Target (``target_hours``): the branch's rule for the job's priority and job type, else its
   generic rule for the priority, else none (no SLA). Job create reads it inside its context
@@ -11,29 +10,20 @@ verdicts, and the scheduled scan that notifies each breach once.
   is breached past its due time and at risk when less than ``AT_RISK_SHARE`` of its target is left;
   a finished job keeps the verdict of its completion; no deadline (or cancelled): no verdict.
 
-The scan: a job is claimed by a conditional UPDATE of ``sla_breach_notified_at`` (only rows still
-unclaimed), in the same transaction that queues the email (deduplicated by job and deadline) and
-records the history entry. On PostgreSQL the batch is selected ``FOR UPDATE SKIP LOCKED`` so several
-workers share the work; on SQLite writers serialise and the conditional claim lets only one win.
+The scheduled scan that notifies each breach once is ``jobs.breaches``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, case, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, Select, and_, bindparam, case, func, or_, select
 
-from propops.agents.models import Agent
-from propops.auth.models import User
-from propops.branches.models import Branch, SlaRule
-from propops.core.clock import iso, utcnow
-from propops.core.db import Database, UTCDateTime
+from propops.branches.models import SlaRule
+from propops.core.db import UTCDateTime
 from propops.core.sqlfuncs import minus_minutes
-from propops.jobs import notify
-from propops.jobs.models import COMPLETED_STATUSES, OPEN_STATUSES, Job
+from propops.jobs.models import COMPLETED_STATUSES, OPEN_STATUSES
 
 SLA_STATUSES = ("on_track", "at_risk", "breached")
 AT_RISK_SHARE = 0.25  # at risk when less than a quarter of the target is left
@@ -96,85 +86,3 @@ def verdict(jobs: Any, which: str) -> ColumnElement[bool]:
 def status_case(jobs: Any) -> ColumnElement[str | None]:
     """The ``sla_status`` field: the verdict whose condition holds, else NULL."""
     return case(*((verdict(jobs, which), which) for which in ("breached", "at_risk", "on_track")))
-
-
-# --------------------------------------------------------------------------- the breach scan
-
-
-BATCH = 200
-
-
-@dataclass
-class SlaScanReport:
-    breached: int = 0
-    emails: int = 0
-
-
-async def _contacts(session: AsyncSession, job_ids: list[int]) -> dict[int, tuple[str | None, str | None]]:
-    """Agent email and first name per job (the branch email when no agent): one query per batch."""
-    if not job_ids:
-        return {}
-    rows = await session.execute(
-        select(Job.id, User.email, User.first_name, Branch.email)
-        .join(Branch, Branch.id == Job.branch_id)
-        .outerjoin(Agent, Agent.id == Job.agent_id)
-        .outerjoin(User, User.id == Agent.user_id)
-        .where(Job.id.in_(job_ids))
-    )
-    return {jid: (email, first) if email else (branch_email, None) for jid, email, first, branch_email in rows}
-
-
-async def scan_sla_breaches(db: Database, now: datetime | None = None, batch: int = BATCH) -> SlaScanReport:
-    """Notify every newly breached open job; returns how many were claimed and emailed."""
-    from propops.jobs.service import record
-
-    now = now or utcnow()
-    report = SlaScanReport()
-    while True:
-        async with db.sessionmaker() as session, session.begin():
-            stmt = (
-                select(Job.id)
-                .where(
-                    Job.status_id.in_(OPEN_STATUSES),
-                    Job.sla_due_at < now,
-                    Job.sla_breach_notified_at.is_(None),
-                )
-                .order_by(Job.sla_due_at, Job.id)
-                .limit(batch)
-            )
-            if db.dialect == "postgresql":
-                stmt = stmt.with_for_update(skip_locked=True)
-            candidates = list((await session.execute(stmt)).scalars())
-            # The claim: only rows still unclaimed when this write runs (another runner may have
-            # taken them since the SELECT on SQLite, which has no SKIP LOCKED).
-            claimed = (
-                list(
-                    (
-                        await session.execute(
-                            update(Job)
-                            .where(Job.id.in_(candidates), Job.sla_breach_notified_at.is_(None))
-                            .values(sla_breach_notified_at=now)
-                            .returning(Job.id)
-                            .execution_options(synchronize_session=False)
-                        )
-                    ).scalars()
-                )
-                if candidates
-                else []
-            )
-            jobs = list((await session.execute(select(Job).where(Job.id.in_(claimed)).order_by(Job.id))).scalars())
-            contacts = await _contacts(session, claimed)
-            for job in jobs:
-                to, name = contacts.get(job.id, (None, None))
-                report.emails += await notify.sla_breached(session, job, to, name)
-                record(
-                    session,
-                    job,
-                    None,
-                    "sla_breached",
-                    None,
-                    {"sla_due_at": iso(job.sla_due_at), "notified": to is not None},
-                )
-            report.breached += len(jobs)
-        if len(candidates) < batch:
-            return report
