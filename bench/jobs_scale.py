@@ -331,7 +331,8 @@ async def explain(url: str, gen: Generator, agent_user_id: int) -> None:
     from propops.auth.service import Principal
     from propops.core.db import Database
     from propops.core.pagination import Page
-    from propops.jobs import service as jobs
+    from propops.infra.executor import Executor
+    from propops.jobs import repository as jobs
 
     db = Database(url)
     captured: list[tuple[str, Any]] = []
@@ -339,6 +340,21 @@ async def explain(url: str, gen: Generator, agent_user_id: int) -> None:
     @event.listens_for(db.engine.sync_engine, "before_cursor_execute")
     def _capture(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
         captured.append((statement, params))
+
+    class CapturingExecutor(Executor):
+        """Records the driver-level SQL of the Core statements (PostgreSQL runs them on asyncpg,
+        past the engine's events)."""
+
+        async def in_transaction(self, session: Any, stmt: Any, **params: Any) -> list[tuple[Any, ...]]:
+            c = self.compiled(stmt)
+            if self.pg:
+                captured.append((c.sql, tuple(c.values(params))))
+            return await super().in_transaction(session, stmt, **params)
+
+    ex = CapturingExecutor(db.engine, None)
+
+    def jobs_list(s: Any, who: Any, page: Any, f: Any) -> Any:
+        return jobs.list_jobs(ex, who, page, f, session=s)
 
     def principal(user: User) -> Principal:
         return Principal(user.id, user.uuid, user.email, user.first_name, user.last_name, user.account_type_id,
@@ -351,15 +367,15 @@ async def explain(url: str, gen: Generator, agent_user_id: int) -> None:
         cases: list[tuple[str, Any]] = [
             (
                 "jobs list, one branch (staff)",
-                jobs.list_jobs(s, admin, page, jobs.JobFilters(branch_id=gen.branch_ids[7])),
+                jobs_list(s, admin, page, jobs.JobFilters(branch_id=gen.branch_ids[7])),
             ),
             (
                 "jobs list, one branch (agent)",
-                jobs.list_jobs(s, agent, page, jobs.JobFilters(branch_id=gen.branch_ids[0])),
+                jobs_list(s, agent, page, jobs.JobFilters(branch_id=gen.branch_ids[0])),
             ),
             (
                 "jobs list, one contractor",
-                jobs.list_jobs(s, admin, page, jobs.JobFilters(contractor_id=gen.contractor_ids[9])),
+                jobs_list(s, admin, page, jobs.JobFilters(contractor_id=gen.contractor_ids[9])),
             ),
             (
                 "performance, all agents (page of 50)",
@@ -381,10 +397,16 @@ async def explain(url: str, gen: Generator, agent_user_id: int) -> None:
             for statement, params in statements:
                 if "FROM jobs" not in statement and "kpi" not in statement:
                     continue
-                explain_sql = (
-                    "EXPLAIN (ANALYZE, BUFFERS) " if db.engine.dialect.name == "postgresql" else "EXPLAIN QUERY PLAN "
-                )
-                res = await conn.exec_driver_sql(explain_sql + statement, params)
+                if statement.lstrip().startswith("SELECT") and "$1" in statement:  # a Core statement on asyncpg
+                    driver = (await conn.get_raw_connection()).driver_connection
+                    res: Any = await driver.fetch("EXPLAIN (ANALYZE, BUFFERS) " + statement, *params)
+                else:
+                    explain_sql = (
+                        "EXPLAIN (ANALYZE, BUFFERS) "
+                        if db.engine.dialect.name == "postgresql"
+                        else "EXPLAIN QUERY PLAN "
+                    )
+                    res = await conn.exec_driver_sql(explain_sql + statement, params)
                 print("--", " ".join(statement.split())[:160], "...")
                 for row in res:
                     print("   ", " | ".join(str(c) for c in row))

@@ -222,7 +222,7 @@ app.add_typer(jobs_app, name="jobs")
 def jobs_sla_scan() -> None:
     """Notify agents of newly breached SLA deadlines (each breach once; the worker runs this too)."""
     from propops.core.db import Database
-    from propops.jobs.sla import scan_sla_breaches
+    from propops.jobs.breaches import scan_sla_breaches
 
     async def run() -> None:
         db = Database(_settings().database_url)

@@ -41,7 +41,7 @@ async def _reminders(db: Database, settings: Settings) -> object:
 
 
 async def _sla(db: Database, settings: Settings) -> object:
-    from propops.jobs.sla import scan_sla_breaches
+    from propops.jobs.breaches import scan_sla_breaches
 
     return await scan_sla_breaches(db)
 

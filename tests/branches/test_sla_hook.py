@@ -1,22 +1,29 @@
-"""``sla_target_hours``: the jobs issue's hook. A job-type rule overrides the generic rule."""
+"""The SLA target (``jobs.sla.TARGET``, read by job create and update) and ``open_job_counts``: a
+job-type rule overrides the generic rule."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
-from propops.branches.service import open_job_counts, sla_target_hours
+from propops.branches.service import open_job_counts
+from propops.jobs import sla
 
 
 class TestSlaTargetHours:
     async def test_generic_override_and_missing(self, app: FastAPI) -> None:
-        async with app.state.ctx.db.sessionmaker() as session:
-            assert await sla_target_hours(session, 1, 1, None) == 4
-            assert await sla_target_hours(session, 1, 4, 2) == 168  # no job-type rule: generic
-            assert await sla_target_hours(session, 2, 1, 2) == 2  # Gas Safety overrides 4
-            assert await sla_target_hours(session, 2, 1, None) == 4
-            assert await sla_target_hours(session, 2, 3, 2) == 72
-            assert await sla_target_hours(session, 5, 1, None) is None  # Branch_005 has no SLA
-            assert await sla_target_hours(session, 999999, 1, 1) is None
+        async def sla_target_hours(branch_id: int, priority_id: int, job_type_id: int | None) -> int | None:
+            row = await app.state.ctx.executor.committed_one(
+                sla.TARGET, branch_id=branch_id, priority_id=priority_id, job_type_id=job_type_id
+            )
+            return None if row is None else int(row[0])
+
+        assert await sla_target_hours(1, 1, None) == 4
+        assert await sla_target_hours(1, 4, 2) == 168  # no job-type rule: generic
+        assert await sla_target_hours(2, 1, 2) == 2  # Gas Safety overrides 4
+        assert await sla_target_hours(2, 1, None) == 4
+        assert await sla_target_hours(2, 3, 2) == 72
+        assert await sla_target_hours(5, 1, None) is None  # Branch_005 has no SLA
+        assert await sla_target_hours(999999, 1, 1) is None
 
     async def test_open_job_counts_covers_every_branch_asked(self, app: FastAPI) -> None:
         async with app.state.ctx.db.sessionmaker() as session:

@@ -10,8 +10,8 @@ from fastapi import FastAPI
 from sqlalchemy import update
 
 from propops.core.clock import utcnow
+from propops.jobs.breaches import scan_sla_breaches
 from propops.jobs.models import Job
-from propops.jobs.sla import scan_sla_breaches
 from propops.worker import periodic_jobs
 from tests.branches.util import new_branch
 from tests.conftest import AuthedClient, assert_error

@@ -12,8 +12,8 @@ from fastapi import FastAPI
 from sqlalchemy import select, update
 
 from propops.core.clock import utcnow
+from propops.jobs.breaches import scan_sla_breaches
 from propops.jobs.models import Job
-from propops.jobs.sla import scan_sla_breaches
 from propops.notifications.delivery import deliver_due
 from propops.notifications.models import EmailOutbox
 from tests.branches.util import new_branch

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from propops.core.clock import utcnow
 from propops.core.context import AppContext
+from propops.infra.executor import Executor
 from propops.notifications.delivery import deliver_due
 from propops.notifications.models import EmailOutbox
 from propops.notifications.service import enqueue_email
@@ -36,6 +37,7 @@ async def enqueue(ctx: AppContext, n: int = 1, **kw: Any) -> list[int | None]:
         for i in range(n):
             ids.append(
                 await enqueue_email(
+                    ctx.executor,
                     session,
                     to=kw.get("to", f"person{i}@example.com"),
                     template="notice",
@@ -84,14 +86,19 @@ async def test_delivered_once_with_text_and_html(make_app: MakeApp, smtp: SmtpSi
 NOTICE = {"subject": "s", "heading": "h", "lines": []}
 
 
+def _executor(session: AsyncSession) -> Executor:
+    """The executor on the session's engine (the statement runs on the session's own connection)."""
+    return Executor(session.bind.engine, None)  # type: ignore[union-attr]
+
+
 async def _queued_to(session: AsyncSession, to: str) -> int:
     return (await session.execute(select(func.count()).where(EmailOutbox.to_address == to))).scalar_one()
 
 
 async def test_dedupe_key_is_idempotent(db_session: AsyncSession) -> None:
     key, to = f"k-{uuid.uuid4().hex}", f"dedupe-{uuid.uuid4().hex[:10]}@example.com"
-    first = await enqueue_email(db_session, to=to, template="notice", context=NOTICE, dedupe_key=key)
-    second = await enqueue_email(db_session, to=to, template="notice", context=NOTICE, dedupe_key=key)
+    first = await enqueue_email(_executor(db_session), db_session, to=to, template="notice", context=NOTICE, dedupe_key=key)
+    second = await enqueue_email(_executor(db_session), db_session, to=to, template="notice", context=NOTICE, dedupe_key=key)
     assert first is not None and second is None
     assert await _queued_to(db_session, to) == 1
 
@@ -100,7 +107,7 @@ async def test_enqueue_is_part_of_the_callers_transaction(db_session: AsyncSessi
     to = f"rolled-back-{uuid.uuid4().hex[:10]}@example.com"
     with pytest.raises(RuntimeError):
         async with db_session.begin_nested():
-            await enqueue_email(db_session, to=to, template="notice", context=NOTICE)
+            await enqueue_email(_executor(db_session), db_session, to=to, template="notice", context=NOTICE)
             assert await _queued_to(db_session, to) == 1
             raise RuntimeError("the change failed")
     assert await _queued_to(db_session, to) == 0

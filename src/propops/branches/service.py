@@ -1,8 +1,7 @@
 """Branch and SLA-rule logic. No HTTP here; never commits.
 
-Hooks for the jobs issue (both are called by this module and by jobs):
+Hook for the jobs issue (called by this module and by jobs):
 - ``open_job_counts(session, branch_ids)``: open jobs per branch (one grouped query).
-- ``sla_target_hours(session, branch_id, priority_id, job_type_id)``: the SLA target that applies.
 """
 
 from __future__ import annotations
@@ -84,20 +83,6 @@ async def open_job_counts(session: AsyncSession, branch_ids: Iterable[int]) -> d
     for branch_id, count in rows:
         counts[int(branch_id)] = int(count)
     return counts
-
-
-async def sla_target_hours(
-    session: AsyncSession, branch_id: int, priority_id: int, job_type_id: int | None
-) -> int | None:
-    """The SLA target for a job: the branch's job-type rule if one exists, else its generic rule for
-    the priority, else None (no SLA). One indexed query."""
-    conditions = [SlaRule.branch_id == branch_id, SlaRule.priority_id == priority_id]
-    if job_type_id is None:
-        conditions.append(SlaRule.job_type_id.is_(None))
-    else:
-        conditions.append(or_(SlaRule.job_type_id == job_type_id, SlaRule.job_type_id.is_(None)))
-    stmt = select(SlaRule.target_hours).where(*conditions).order_by(SlaRule.job_type_id.is_(None)).limit(1)
-    return (await session.execute(stmt)).scalar_one_or_none()
 
 
 # --- field validation ---------------------------------------------------------------------------

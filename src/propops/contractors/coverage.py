@@ -163,18 +163,20 @@ async def set_cells_active(session: AsyncSession, contractor_id: int, active: bo
 
 
 _cell = ContractorCoverageCell
-# Active contractors' cell parts that may cover the point: one index range, no join. Rows are
+# Contractors' cell parts that may cover the point: one index range, no join. Rows are
 # (contractor id, clip WKB or None when the cell is interior, base lat, base lon), the shape
 # ``exact_filter`` takes. Only the grid table is read: its PK (cell, contractor_id) is the range, the
-# clip bbox drops most parts that miss the point, and interior parts need no WKB.
-CANDIDATES: Select = select(_cell.contractor_id, _cell.shape_wkb, _cell.base_latitude, _cell.base_longitude).where(
+# clip bbox drops most parts that miss the point, and interior parts need no WKB. Active or not:
+# the assignment check reports an inactive contractor as inactive, not also as out of coverage.
+CELLS_AT_POINT: Select = select(_cell.contractor_id, _cell.shape_wkb, _cell.base_latitude, _cell.base_longitude).where(
     _cell.cell == bindparam("cell"),
-    _cell.active.is_(True),
     _cell.min_lat <= bindparam("lat"),
     _cell.max_lat >= bindparam("lat"),
     _cell.min_lon <= bindparam("lon"),
     _cell.max_lon >= bindparam("lon"),
 )
+# The candidates of a search: active contractors only.
+CANDIDATES: Select = CELLS_AT_POINT.where(_cell.active.is_(True))
 CANDIDATES_IN_TRADE: Select = CANDIDATES.where(
     exists().where(
         ContractorTrade.contractor_id == _cell.contractor_id, ContractorTrade.trade_id == bindparam("trade_id")

@@ -1,29 +1,34 @@
-"""Contractor eligibility for a job, and ranked suggestions, in a bounded number of queries.
+"""Contractor eligibility for a job, and ranked suggestions, in a bounded number of statements.
 
 A contractor is eligible when it is active, works in the job's trade, covers the property's point
 and holds a valid (unexpired, current) certificate of every active type the trade requires. The
 same ``evaluate`` decides an assignment and the suggestion list, so they can never disagree.
 
-Queries per call, whatever the number of contractors: coverage candidates (grid cell + bbox, then
-Shapely in Python), the contractor rows (with trade membership and the trade's name), the required
-certificate types joined with the valid certificates held, and for ranking one grouped
-workload/record query plus one grouped recall query.
+Statements per call, whatever the number of contractors: the coverage cells at the point
+(``contractors.coverage.CELLS_AT_POINT``, then Shapely in Python), the contractor rows (with trade
+membership and the trade's name), the required certificate types joined with the valid
+certificates held, and for ranking one grouped workload/record query plus one grouped recall
+query. An assignment (one contractor) runs the first three as Core statements built once, on the
+driver in the request's transaction (as ORM statements they cost ~2 ms of CPU per assign); the
+suggestions bind the candidates found at the point as a list, through the session.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import ColumnElement, Date, Select, and_, bindparam, case, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from propops.certifications.models import Certification, CertificationType, CertificationTypeTrade
 from propops.contractors import coverage as cov
+from propops.contractors.models import Contractor, ContractorCoverageCell, ContractorTrade, Trade
 from propops.geo.geometry import cell_of, haversine_km
-from propops.jobs import reads
-from propops.jobs.models import COMPLETED_STATUSES, OPEN_STATUSES, Job, JobRecall, Property
-from propops.jobs.state import JobState, Place
+from propops.infra.executor import Executor
+from propops.jobs.models import COMPLETED_STATUSES, OPEN_STATUSES, Job, JobRecall, JobRow, Property
 
 # Ranking: lower is better. One open job weighs like 3 km; a fully late or fully recalled record
 # like 20 km each. Distances are from the contractor's base to the property.
@@ -31,6 +36,67 @@ WEIGHT_OPEN_JOB = 3.0
 WEIGHT_LATE_SHARE = 20.0
 WEIGHT_RECALL_SHARE = 20.0
 MAX_EXCLUDED = 50
+
+
+@dataclass(frozen=True)
+class ContractorRef:
+    """What an assignment needs of the contractor: who, and where to send the email."""
+
+    id: int
+    email: str | None
+    first_name: str
+
+
+@dataclass(frozen=True)
+class Place:
+    """What an assignment needs of the property: the point for coverage, the address for the email."""
+
+    latitude: float | None
+    longitude: float | None
+    postcode: str
+    address: str
+
+
+_CONTRACTOR = select(Contractor.id, Contractor.email, Contractor.first_name)
+# By uuid, by id, or both (both given must name the same contractor).
+CONTRACTOR_BY = {
+    "uuid": _CONTRACTOR.where(Contractor.uuid == bindparam("contractor_uuid")),
+    "id": _CONTRACTOR.where(Contractor.id == bindparam("contractor_id")),
+    "both": _CONTRACTOR.where(
+        Contractor.uuid == bindparam("contractor_uuid"), Contractor.id == bindparam("contractor_id")
+    ),
+}
+PLACE = select(
+    Property.latitude,
+    Property.longitude,
+    Property.postcode,
+    Property.address_line1,
+    Property.address_line2,
+    Property.town,
+).where(Property.id == bindparam("property_id"))
+
+
+async def contractor_ref(
+    executor: Executor, session: AsyncSession, contractor_id: int | None, contractor_uuid: str | None
+) -> ContractorRef | None:
+    shape = (
+        "both"
+        if contractor_id is not None and contractor_uuid is not None
+        else "id"
+        if contractor_uuid is None
+        else "uuid"
+    )
+    row = await executor.in_transaction_one(
+        session, CONTRACTOR_BY[shape], contractor_id=contractor_id, contractor_uuid=contractor_uuid
+    )
+    return None if row is None else ContractorRef(int(row[0]), row[1], row[2])
+
+
+async def place(executor: Executor, session: AsyncSession, property_id: int) -> Place:
+    row = await executor.in_transaction_one(session, PLACE, property_id=property_id)
+    assert row is not None
+    lat, lon, postcode, line1, line2, town = row
+    return Place(lat, lon, postcode, ", ".join(x for x in (line1, line2, town, postcode) if x))
 
 
 @dataclass
@@ -42,74 +108,89 @@ class Evaluation:
     reasons: list[str] = field(default_factory=list)
 
 
-def _day(runner: reads.SessionRunner, day: date) -> Any:
-    """A DATE parameter: the driver's date on PostgreSQL, the stored ISO text on SQLite."""
-    return day if runner.pg else day.isoformat()
-
-
-def _ids(q: reads._Sql, ids: list[int]) -> str:
-    """``IN (...)`` contents, one bound parameter per id (an empty list matches nothing)."""
-    return ", ".join(q.p(i) for i in ids) if ids else "NULL"
-
-
 def _name(first: str, last: str, company: str | None) -> str:
     return f"{first} {last}".strip() + (f" ({company})" if company else "")
 
 
+Scope = Callable[[Any], ColumnElement[bool]]
+TRADE = bindparam("trade_id", type_=Trade.id.type)
+
+
+def _contractor_rows(scope: Scope) -> Select[Any]:
+    """The contractors in ``scope`` with their active flag, base, membership of the trade and the
+    trade's name (membership as a correlated EXISTS: a primary-key probe)."""
+    in_trade = exists().where(ContractorTrade.contractor_id == Contractor.id, ContractorTrade.trade_id == TRADE)
+    trade_name = select(Trade.name).where(Trade.id == TRADE).scalar_subquery()
+    c = Contractor
+    columns = (c.id, c.uuid, c.first_name, c.last_name, c.company_name, c.is_active, c.base_latitude,
+               c.base_longitude, in_trade, trade_name)  # fmt: skip
+    return select(*columns).where(scope(Contractor.id))
+
+
+def _certificates(scope: Scope) -> Select:  # type: ignore[type-arg]
+    """The certificate types the trade requires, each with the contractors in ``scope`` holding a
+    valid one (one row per holder; a type nobody holds comes once with NULL)."""
+    valid = and_(
+        Certification.certification_type_id == CertificationType.id,
+        scope(Certification.contractor_id),
+        Certification.superseded_at.is_(None),
+        Certification.expires_on >= bindparam("today", type_=Date()),
+    )
+    return (
+        select(CertificationType.id, CertificationType.name, Certification.contractor_id)
+        .join(CertificationTypeTrade, CertificationTypeTrade.certification_type_id == CertificationType.id)
+        .outerjoin(Certification, valid)
+        .where(CertificationTypeTrade.trade_id == TRADE, CertificationType.is_active.is_(True))
+        .order_by(CertificationType.name, CertificationType.id)
+    )
+
+
+def _one(column: Any) -> ColumnElement[bool]:
+    return column == bindparam("contractor_id")  # type: ignore[no-any-return]
+
+
+# An assignment's three statements (one contractor).
+CELLS_OF_ONE = cov.CELLS_AT_POINT.where(ContractorCoverageCell.contractor_id == bindparam("contractor_id"))
+CONTRACTOR_OF_ONE = _contractor_rows(_one)
+CERTIFICATES_OF_ONE = _certificates(_one)
+
+
 async def evaluate(
-    runner: reads.SessionRunner,
-    job: Job | JobState,
-    prop: Property | Place,
-    contractor_ids: list[int] | None,
+    executor: Executor,
+    session: AsyncSession,
+    job: JobRow,
+    prop: Place,
+    contractor_id: int | None,
     today: date | None = None,
 ) -> dict[int, Evaluation]:
-    """Every failing reason per contractor. ``contractor_ids=None``: every contractor that covers
-    the point or works in the trade (the suggestion candidates). Plain SQL in the request's
-    transaction (an assignment runs it on every call: three ORM statements cost ~2 ms of CPU)."""
+    """Every failing reason per contractor: ``contractor_id``, or with None every contractor that
+    covers the point or works in the trade (the suggestion candidates)."""
     today = today or date.today()
     has_point = prop.latitude is not None and prop.longitude is not None
     covering: dict[int, float] = {}
     if has_point:
         assert prop.latitude is not None and prop.longitude is not None
         lat, lon = prop.latitude, prop.longitude
-        # coverage.candidates_stmt without its active filter (same grid rows and columns), so an
-        # inactive contractor is reported as inactive and not also as out of coverage.
-        q = reads.sql_for(runner)
-        sql = (
-            "SELECT g.contractor_id, g.shape_wkb, g.base_latitude, g.base_longitude FROM contractor_coverage_cells g "
-            f"WHERE g.cell = {q.p(cell_of(lat, lon))} AND g.min_lat <= {q.p(lat)} AND g.max_lat >= {q.p(lat)} "
-            f"AND g.min_lon <= {q.p(lon)} AND g.max_lon >= {q.p(lon)}"
-        )
-        if contractor_ids is not None:
-            sql += f" AND g.contractor_id IN ({_ids(q, contractor_ids)})"
-        covering = dict(cov.exact_filter(await runner(sql, *q.params), lat, lon))
+        point = {"cell": cell_of(lat, lon), "lat": lat, "lon": lon}
+        if contractor_id is None:
+            cells = await executor.in_transaction(session, cov.CELLS_AT_POINT, **point)
+        else:
+            cells = await executor.in_transaction(session, CELLS_OF_ONE, **point, contractor_id=contractor_id)
+        covering = dict(cov.exact_filter(cells, lat, lon))
+    params = {"trade_id": job.trade_id, "today": today}
+    if contractor_id is not None:
+        contractors = await executor.in_transaction(session, CONTRACTOR_OF_ONE, **params, contractor_id=contractor_id)
+        cert_rows = await executor.in_transaction(session, CERTIFICATES_OF_ONE, **params, contractor_id=contractor_id)
+    else:
+        candidates = list(covering)
+        holders = select(ContractorTrade.contractor_id).where(ContractorTrade.trade_id == TRADE)
 
-    def scope(q: reads._Sql, column: str) -> str:
-        if contractor_ids is not None:
-            return f"{column} IN ({_ids(q, contractor_ids)})"
-        holders = f"SELECT th.contractor_id FROM contractor_trades th WHERE th.trade_id = {q.p(job.trade_id)}"
-        return f"({column} IN ({_ids(q, list(covering))}) OR {column} IN ({holders}))"
+        def scope(column: Any) -> ColumnElement[bool]:
+            return or_(column.in_(candidates), column.in_(holders))
 
-    q = reads.sql_for(runner)
-    contractors = await runner(
-        "SELECT c.id, c.uuid, c.first_name, c.last_name, c.company_name, c.is_active, c.base_latitude, "
-        "c.base_longitude, EXISTS (SELECT 1 FROM contractor_trades ct WHERE ct.contractor_id = c.id "
-        f"AND ct.trade_id = {q.p(job.trade_id)}), (SELECT t.name FROM trades t WHERE t.id = {q.p(job.trade_id)}) "
-        f"FROM contractors c WHERE {scope(q, 'c.id')}",
-        *q.params,
-    )
+        contractors = list(await session.execute(_contractor_rows(scope), params))
+        cert_rows = list(await session.execute(_certificates(scope), params))
     trade_name = contractors[0][-1] if contractors else ""
-    # The certificate types the trade requires, each with the candidates holding a valid one (one
-    # row per holder; a type nobody holds comes once with NULL), in one query.
-    q = reads.sql_for(runner)
-    cert_rows = await runner(
-        "SELECT ty.id, ty.name, ce.contractor_id FROM certification_types ty "
-        "JOIN certification_type_trades tt ON tt.certification_type_id = ty.id "
-        f"LEFT JOIN certifications ce ON ce.certification_type_id = ty.id AND {scope(q, 'ce.contractor_id')} "
-        f"AND ce.superseded_at IS NULL AND ce.expires_on >= {q.p(_day(runner, today))} "
-        f"WHERE tt.trade_id = {q.p(job.trade_id)} AND ty.is_active = {q.p(True)} ORDER BY ty.name, ty.id",
-        *q.params,
-    )
     required = list(dict.fromkeys((int(r[0]), str(r[1])) for r in cert_rows))
     held = {(int(r[2]), int(r[0])) for r in cert_rows if r[2] is not None}
     out: dict[int, Evaluation] = {}
@@ -168,10 +249,11 @@ async def _records(session: AsyncSession, ids: list[int]) -> dict[int, dict[str,
     return out
 
 
-async def suggest(session: AsyncSession, job: Job, prop: Property, limit: int, offset: int) -> dict[str, Any]:
+async def suggest(executor: Executor, session: AsyncSession, job: JobRow, limit: int, offset: int) -> dict[str, Any]:
     """Eligible contractors ranked by distance, open workload and past SLA/recall record; and why
     the other candidates (covering the point or working in the trade) were excluded."""
-    evaluations = await evaluate(reads.SessionRunner(session), job, prop, None)
+    prop = await place(executor, session, job.property_id)
+    evaluations = await evaluate(executor, session, job, prop, None)
     eligible = [e for e in evaluations.values() if not e.reasons]
     excluded = [e for e in evaluations.values() if e.reasons]
     records = await _records(session, [e.contractor_id for e in eligible])

@@ -35,6 +35,7 @@ from propops.contractors.demo import PLAN as CONTRACTOR_PLAN
 from propops.core.clock import iso, utcnow
 from propops.geo.geocoder import lookup_centroid
 from propops.geo.postcodes import parse_postcode
+from propops.jobs.lifecycle import STATUS_NAMES
 from propops.jobs.models import (
     STATUS_ARCHIVED,
     STATUS_ASSIGNED,
@@ -48,7 +49,7 @@ from propops.jobs.models import (
     JobRecall,
     Property,
 )
-from propops.jobs.service import STATUS_NAMES, TRADE_BY_JOB_TYPE
+from propops.jobs.service import TRADE_BY_JOB_TYPE
 
 if TYPE_CHECKING:
     from propops.demo import DemoContext

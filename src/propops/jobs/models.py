@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -110,6 +110,46 @@ class Job(UUIDMixin, TimestampMixin, Base):
         ForeignKey("jobs.id", ondelete="SET NULL"), nullable=True, index=True
     )
     created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+
+
+class JobRow(NamedTuple):
+    """A job as the service handles it: every column of ``jobs``, typed, read by one Core statement
+    (``repository``) and changed with ``_replace``. The one job shape outside the table itself; the
+    check below fails at import when a column is added to ``Job`` and not here."""
+
+    id: int
+    job_ref: str
+    title: str
+    description: str
+    property_id: int
+    branch_id: int
+    agent_id: int | None
+    trade_id: int
+    job_type_id: int | None
+    priority_id: int
+    status_id: int
+    contractor_id: int | None
+    contractor_budget: Decimal | None
+    client_budget: Decimal | None
+    reported_at: datetime
+    assigned_at: datetime | None
+    accepted_at: datetime | None
+    started_at: datetime | None
+    completed_at: datetime | None
+    closed_at: datetime | None
+    sla_target_hours: int | None
+    sla_due_at: datetime | None
+    sla_breach_notified_at: datetime | None
+    recall_count: int
+    parent_job_id: int | None
+    created_by_user_id: int | None
+    uuid: str
+    created_at: datetime
+    updated_at: datetime
+
+
+if set(JobRow._fields) != set(Job.__table__.columns.keys()):  # pragma: no cover - a schema change
+    raise RuntimeError(f"JobRow and the jobs table differ: {set(JobRow._fields) ^ set(Job.__table__.columns.keys())}")
 
 
 class JobEvent(Base):

@@ -1,19 +1,22 @@
-"""Case notes and remedial links. Both act only on jobs the caller can see (``service.load_job``)."""
+"""Case notes and remedial links. Both act only on jobs the caller can see (``service.find_job``)."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from propops.auth.models import ACCOUNT_CONTRACTOR, User
 from propops.auth.service import Principal
+from propops.branches.service import clean_text
 from propops.core.clock import iso, utcnow
 from propops.core.errors import Conflict, Forbidden, InvalidInput
 from propops.core.pagination import Page
-from propops.jobs import notify, service
-from propops.jobs.models import STATUS_ARCHIVED, STATUS_NEW, Job, JobCaseNote
+from propops.infra.executor import Executor
+from propops.jobs import lifecycle, notify, repository, service
+from propops.jobs.models import STATUS_ARCHIVED, STATUS_NEW, Job, JobCaseNote, JobRow
 from propops.jobs.schemas import CaseNoteRequest, JobManageRequest, RemedialRequest
 
 MAX_NOTE = 20000
@@ -24,10 +27,10 @@ def _is_contractor(principal: Principal) -> bool:
 
 
 async def list_notes(
-    session: AsyncSession, principal: Principal, job_uuid: str | None, page: Page
+    executor: Executor, session: AsyncSession, principal: Principal, job_uuid: str | None, page: Page
 ) -> tuple[list[dict[str, Any]], int]:
     """Oldest first; private notes are hidden from contractors."""
-    job = await service.load_job(session, principal, job_uuid, field="job_uuid")
+    job = await service.find_job(executor, session, principal, job_uuid, field="job_uuid", lock=False)
     conds = [JobCaseNote.job_id == job.id]
     if _is_contractor(principal):
         conds.append(JobCaseNote.is_private.is_(False))
@@ -59,9 +62,11 @@ async def list_notes(
     ], int(count)
 
 
-async def create_note(session: AsyncSession, principal: Principal, body: CaseNoteRequest) -> dict[str, Any]:
+async def create_note(
+    executor: Executor, session: AsyncSession, principal: Principal, body: CaseNoteRequest
+) -> dict[str, Any]:
     """Add a note (history entry too); with send_email, mail the other parties through the outbox."""
-    job = await service.load_job(session, principal, body.job_uuid, field="job_uuid", for_update=True)
+    job = await service.find_job(executor, session, principal, body.job_uuid, field="job_uuid")
     raw = body.note_text if body.note_text is not None else body.note
     text = (raw or "").strip()
     if not text:
@@ -82,21 +87,22 @@ async def create_note(session: AsyncSession, principal: Principal, body: CaseNot
     )
     session.add(note)
     await session.flush()
-    service.record(session, job, principal.user_id, "note", None, {"note_id": note.id, "is_private": body.is_private})
+    after = {"note_id": note.id, "is_private": body.is_private}
+    await repository.record(executor, session, job.id, principal.user_id, "note", None, after)
     sent = 0
     if body.send_email:
-        agent_email, _ = await notify.agent_contact(session, job)
+        agent_email, _ = await notify.agent_contact(executor, session, job)
         recipients = [agent_email] if agent_email else []
         if not body.is_private:
-            c_email, _ = await notify.contractor_contact(session, job.contractor_id)
+            c_email, _ = await notify.contractor_contact(executor, session, job.contractor_id)
             if c_email:
                 recipients.append(c_email)
         recipients = [r for r in recipients if r.lower() != principal.email.lower()]
-        sent = await notify.case_note(session, job, recipients, principal.name or principal.email, text)
+        sent = await notify.case_note(executor, session, job, recipients, principal.name or principal.email, text)
     return {"note_id": note.id, "uuid": note.uuid, "emails_queued": sent}
 
 
-async def _ancestors(session: AsyncSession, job: Job) -> set[int]:
+async def _ancestors(session: AsyncSession, job: JobRow) -> set[int]:
     """Ids up the parent chain (bounded: remedial chains are short; stops at 100)."""
     seen: set[int] = set()
     current = job.parent_job_id
@@ -106,30 +112,33 @@ async def _ancestors(session: AsyncSession, job: Job) -> set[int]:
     return seen
 
 
-async def remedial(session: AsyncSession, principal: Principal, body: RemedialRequest) -> dict[str, Any]:
+async def _set_parent(session: AsyncSession, child: JobRow, parent_id: int | None) -> JobRow:
+    await session.execute(update(Job).where(Job.id == child.id).values(parent_job_id=parent_id))
+    return child._replace(parent_job_id=parent_id)
+
+
+async def remedial(
+    executor: Executor, session: AsyncSession, principal: Principal, body: RemedialRequest
+) -> dict[str, Any]:
     """create: link an existing job (or a new one raised from the parent) as a remedial of the parent;
     delete: remove the link. History entries on both jobs."""
-    service._ensure_may(principal, "update")
-    parent = await service.load_job(session, principal, body.parent_job_uuid, field="parent_job_uuid", for_update=True)
-    reason = service.branches.clean_text(body.reason, "reason", 1000, required=body.action == "create")
+    lifecycle.ensure_may(principal, "update")
+    parent = await service.find_job(executor, session, principal, body.parent_job_uuid, field="parent_job_uuid")
+    reason = clean_text(body.reason, "reason", 1000, required=body.action == "create")
     created = False
+    record = functools.partial(repository.record, executor, session)
     if body.action == "delete":
-        child = await service.load_job(
-            session, principal, body.remedial_job_uuid, field="remedial_job_uuid", for_update=True
-        )
+        child = await service.find_job(executor, session, principal, body.remedial_job_uuid, field="remedial_job_uuid")
         if child.parent_job_id != parent.id:
             raise Conflict("That job is not a remedial of the parent job.")
-        child.parent_job_id = None
-        service.record(
-            session, child, principal.user_id, "remedial", {"parent_job_id": parent.id}, {"parent_job_id": None}, reason
+        child = await _set_parent(session, child, None)
+        await record(
+            child.id, principal.user_id, "remedial", {"parent_job_id": parent.id}, {"parent_job_id": None}, reason
         )
-        service.record(session, parent, principal.user_id, "remedial", {"remedial_job_id": child.id}, None, reason)
-        await session.flush()
+        await record(parent.id, principal.user_id, "remedial", {"remedial_job_id": child.id}, None, reason)
         return _link(parent, child, reason, created)
     if body.remedial_job_uuid:
-        child = await service.load_job(
-            session, principal, body.remedial_job_uuid, field="remedial_job_uuid", for_update=True
-        )
+        child = await service.find_job(executor, session, principal, body.remedial_job_uuid, field="remedial_job_uuid")
         if child.id == parent.id:
             raise InvalidInput.field("remedial_job_uuid", "a job cannot be its own remedial")
         if child.parent_job_id == parent.id:
@@ -140,6 +149,7 @@ async def remedial(session: AsyncSession, principal: Principal, body: RemedialRe
             raise Conflict("Linking would make a cycle (the job is an ancestor of the parent).")
     else:
         child = await service.create_job(
+            executor,
             session,
             principal,
             JobManageRequest(
@@ -155,16 +165,13 @@ async def remedial(session: AsyncSession, principal: Principal, body: RemedialRe
             ),
         )
         created = True
-    child.parent_job_id = parent.id
-    service.record(
-        session, child, principal.user_id, "remedial", {"parent_job_id": None}, {"parent_job_id": parent.id}, reason
-    )
-    service.record(session, parent, principal.user_id, "remedial", None, {"remedial_job_id": child.id}, reason)
-    await session.flush()
+    child = await _set_parent(session, child, parent.id)
+    await record(child.id, principal.user_id, "remedial", {"parent_job_id": None}, {"parent_job_id": parent.id}, reason)
+    await record(parent.id, principal.user_id, "remedial", None, {"remedial_job_id": child.id}, reason)
     return _link(parent, child, reason, created)
 
 
-def _link(parent: Job, child: Job, reason: str | None, created: bool) -> dict[str, Any]:
+def _link(parent: JobRow, child: JobRow, reason: str | None, created: bool) -> dict[str, Any]:
     return {
         "parent_job_uuid": parent.uuid,
         "parent_job_ref": parent.job_ref,

@@ -6,17 +6,32 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from propops.agents.models import Agent
+from propops.auth.models import User
+from propops.branches.models import Branch
 from propops.contractors.models import Contractor
 from propops.core.clock import iso
-from propops.jobs.models import Job, Property
-from propops.jobs.reads import SessionRunner
-from propops.jobs.state import ContractorRef, JobState
-from propops.notifications.service import enqueue_email_on
+from propops.infra.executor import Executor
+from propops.jobs.models import JobRow
+from propops.notifications.service import enqueue_email
+
+# The responsible agent's email and first name (none: the branch's email), for ``agent_id`` and
+# ``branch_id``: one statement.
+AGENT_CONTACT = (
+    select(User.email, User.first_name, Branch.email)
+    .select_from(Branch)
+    .outerjoin(Agent, Agent.id == bindparam("agent_id"))
+    .outerjoin(User, User.id == Agent.user_id)
+    .where(Branch.id == bindparam("branch_id"))
+)
+CONTRACTOR_CONTACT = select(Contractor.email, Contractor.first_name).where(Contractor.id == bindparam("contractor_id"))
 
 
 async def _queue(
+    executor: Executor,
     session: AsyncSession,
     to: str | None,
     subject: str,
@@ -28,50 +43,37 @@ async def _queue(
     if not to:
         return 0
     context: dict[str, Any] = {"subject": subject, "heading": heading, "lines": lines, "greeting": greeting}
-    runner = SessionRunner(session)
-    queued = await enqueue_email_on(runner, runner.pg, to=to, template="notice", context=context, dedupe_key=dedupe_key)
+    queued = await enqueue_email(executor, session, to=to, template="notice", context=context, dedupe_key=dedupe_key)
     return 0 if queued is None else 1
 
 
-async def agent_contact(session: AsyncSession, job: Job | JobState) -> tuple[str | None, str | None]:
-    """(email, first name) of the responsible agent, else the branch's email: one plain query in
-    the caller's transaction (``reads.SessionRunner``)."""
-    rows = await SessionRunner(session)(
-        "SELECT (SELECT u.email FROM agents a JOIN users u ON u.id = a.user_id WHERE a.id = {0}), "
-        "(SELECT u.first_name FROM agents a JOIN users u ON u.id = a.user_id WHERE a.id = {0}), "
-        "(SELECT b.email FROM branches b WHERE b.id = {1})",
-        job.agent_id,
-        job.branch_id,
-    )
-    agent_email, first_name, branch_email = rows[0]
+async def agent_contact(executor: Executor, session: AsyncSession, job: JobRow) -> tuple[str | None, str | None]:
+    """(email, first name) of the responsible agent, else the branch's email."""
+    row = await executor.in_transaction_one(session, AGENT_CONTACT, agent_id=job.agent_id, branch_id=job.branch_id)
+    if row is None:
+        return None, None
+    agent_email, first_name, branch_email = row
     if agent_email is not None:
         return agent_email, first_name
     return branch_email, None
 
 
-async def contractor_contact(session: AsyncSession, contractor_id: int | None) -> tuple[str | None, str | None]:
+async def contractor_contact(
+    executor: Executor, session: AsyncSession, contractor_id: int | None
+) -> tuple[str | None, str | None]:
     if contractor_id is None:
         return None, None
-    rows = await SessionRunner(session)(
-        "SELECT c.email, c.first_name FROM contractors c WHERE c.id = {0}", contractor_id
-    )
-    return (rows[0][0], rows[0][1]) if rows else (None, None)
-
-
-async def _address(session: AsyncSession, job: Job | JobState) -> str:
-    p = await session.get(Property, job.property_id)
-    if p is None:
-        return ""
-    return ", ".join(x for x in (p.address_line1, p.address_line2, p.town, p.postcode) if x)
+    row = await executor.in_transaction_one(session, CONTRACTOR_CONTACT, contractor_id=contractor_id)
+    return (row[0], row[1]) if row else (None, None)
 
 
 async def job_assigned(
-    session: AsyncSession, job: Job | JobState, contractor: Contractor | ContractorRef, address: str | None = None
+    executor: Executor, session: AsyncSession, job: JobRow, email: str | None, first_name: str, address: str
 ) -> int:
-    address = address if address is not None else await _address(session, job)
     return await _queue(
+        executor,
         session,
-        contractor.email,
+        email,
         f"New job assigned: {job.job_ref} {job.title}",
         f"Job {job.job_ref} has been assigned to you",
         [
@@ -80,13 +82,14 @@ async def job_assigned(
             f"Respond by: {iso(job.sla_due_at) or 'no SLA deadline'}",
             "Please accept the job in PropOps, then start it when work begins on site.",
         ],
-        greeting=f"Hello {contractor.first_name},",
+        greeting=f"Hello {first_name},",
     )
 
 
-async def job_completed(session: AsyncSession, job: Job | JobState) -> int:
-    to, name = await agent_contact(session, job)
+async def job_completed(executor: Executor, session: AsyncSession, job: JobRow) -> int:
+    to, name = await agent_contact(executor, session, job)
     return await _queue(
+        executor,
         session,
         to,
         f"Job completed: {job.job_ref} {job.title}",
@@ -96,10 +99,11 @@ async def job_completed(session: AsyncSession, job: Job | JobState) -> int:
     )
 
 
-async def job_recalled(session: AsyncSession, job: Job | JobState, reason: str) -> int:
-    to, name = await agent_contact(session, job)
+async def job_recalled(executor: Executor, session: AsyncSession, job: JobRow, reason: str) -> int:
+    to, name = await agent_contact(executor, session, job)
     lines = [f"Job: {job.title}", f"Reason: {reason}", f"Recalls on this job: {job.recall_count}"]
     sent = await _queue(
+        executor,
         session,
         to,
         f"Job recalled: {job.job_ref} {job.title}",
@@ -107,8 +111,9 @@ async def job_recalled(session: AsyncSession, job: Job | JobState, reason: str) 
         lines,
         greeting=f"Hello {name}," if name else None,
     )
-    c_to, c_name = await contractor_contact(session, job.contractor_id)
+    c_to, c_name = await contractor_contact(executor, session, job.contractor_id)
     sent += await _queue(
+        executor,
         session,
         c_to,
         f"Job recalled: {job.job_ref} {job.title}",
@@ -119,9 +124,10 @@ async def job_recalled(session: AsyncSession, job: Job | JobState, reason: str) 
     return sent
 
 
-async def sla_breached(session: AsyncSession, job: Job | JobState, to: str | None, name: str | None) -> int:
+async def sla_breached(executor: Executor, session: AsyncSession, job: JobRow, to: str | None, name: str | None) -> int:
     """Deduplicated per job and deadline, so a rerun (or a second worker) never sends it twice."""
     return await _queue(
+        executor,
         session,
         to,
         f"SLA breached: {job.job_ref} {job.title}",
@@ -132,10 +138,13 @@ async def sla_breached(session: AsyncSession, job: Job | JobState, to: str | Non
     )
 
 
-async def case_note(session: AsyncSession, job: Job | JobState, recipients: list[str], author: str, note: str) -> int:
+async def case_note(
+    executor: Executor, session: AsyncSession, job: JobRow, recipients: list[str], author: str, note: str
+) -> int:
     sent = 0
     for to in dict.fromkeys(recipients):
         sent += await _queue(
+            executor,
             session,
             to,
             f"Case note on {job.job_ref}: {job.title}",

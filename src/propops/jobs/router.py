@@ -15,8 +15,7 @@ from propops.core.envelope import Envelope, ListEnvelope, RawJSONResponse, error
 from propops.core.errors import InvalidInput, NotFound
 from propops.core.pagination import PageParams
 from propops.core.params import UUID_EXAMPLE, UUID_PATTERN, SearchQuery, UuidQuery
-from propops.jobs import assignment, notes, reads, service
-from propops.jobs.models import Property
+from propops.jobs import assignment, history, lifecycle, notes, repository, service
 from propops.jobs.schemas import (
     CaseNoteCreated,
     CaseNoteRead,
@@ -90,18 +89,17 @@ async def read_jobs(
     busiest endpoint, no ORM session, no transaction. The history and the suggestions use a
     read-only session."""
     chosen = action
-    dialect = ctx.db.engine.dialect.name
     if chosen == "get":
-        # Committed data on the raw driver: one query, no ORM, no transaction.
+        # Committed data on the driver: one query, no ORM, no transaction.
         wanted = check_uuid(uuid, "uuid")
         if not wanted:
             raise InvalidInput.field("uuid", "is required")
-        detail = await reads.job_detail_by_uuid(ctx.read_all, dialect, principal, wanted)
+        detail = await repository.job_detail(ctx.executor, principal, wanted)
         if detail is None:
             raise NotFound(service.NOT_FOUND)
         return RawJSONResponse(ok(detail))
     if chosen == "list":  # the busiest read: no session at all
-        filters = service.JobFilters(
+        filters = repository.JobFilters(
             search=clean_search(search),
             status_id=status_id,
             priority_id=priority_id,
@@ -118,18 +116,16 @@ async def read_jobs(
             date_from=_date(date_from, "date_from"),
             date_to=_date(date_to, "date_to", end=True),
         )
-        rows, count = await reads.list_jobs(ctx.read_all, dialect, principal, page, filters)
+        rows, count = await repository.list_jobs(ctx.executor, principal, page, filters)
         return RawJSONResponse(ok_list(rows, count))
     async with ctx.db.sessionmaker() as session:
         if chosen == "list_commits":
-            rows, count = await service.list_commits(session, principal, uuid, page)
+            rows, count = await history.list_commits(ctx.executor, session, principal, uuid, page)
             return ok_list(rows, count)
         # suggest_contractors
-        service._ensure_may(principal, "assign")
-        job = await service.load_job(session, principal, uuid)
-        prop = await session.get(Property, job.property_id)
-        assert prop is not None
-        return ok(await assignment.suggest(session, job, prop, page.limit, page.offset))
+        lifecycle.ensure_may(principal, "assign")
+        job = await service.find_job(ctx.executor, session, principal, uuid, lock=False)
+        return ok(await assignment.suggest(ctx.executor, session, job, page.limit, page.offset))
 
 
 MESSAGES = {
@@ -153,32 +149,30 @@ MESSAGES = {
     responses=error_responses(400, 401, 403, 404, 409, 429),
     summary="create, update, delete, assign, accept, start, complete, close, archive, cancel, recall, reopen",
 )
-async def manage_job(principal: JobsCaller, session: DbSession, body: JobManageRequest) -> RawJSONResponse:
-    """Replies are built from plain values (``reads``, the same SQL as action=get) and sent without
-    re-validation against the response union, a measurable share of a write's CPU."""
-    if body.action in ("update", "delete"):
-        job = await service.load_job(session, principal, body.uuid, for_update=True)
+async def manage_job(principal: JobsCaller, ctx: Ctx, session: DbSession, body: JobManageRequest) -> RawJSONResponse:
+    """Every action locks the job first (``service.find_job``); the reply is the job as action=get
+    shows it, read in this transaction, and is sent without re-validation against the response
+    union (a measurable share of a write's CPU)."""
+    ex = ctx.executor
+    if body.action == "create":
+        job = await service.create_job(ex, session, principal, body)
+    else:
+        job = await service.find_job(ex, session, principal, body.uuid)
         if body.action == "delete":
             ref = {"ID": job.id, "uuid": job.uuid, "job_ref": job.job_ref}
             await service.delete_job(session, principal, job)
             return RawJSONResponse(ok(ref, "Job deleted"))
-        await service.update_job(session, principal, job, body)
-        return RawJSONResponse(ok(await service.job_detail(session, principal, job), MESSAGES[body.action]))
-    # Create and the lifecycle: plain SQL in this transaction (``jobs.state``), the reply read the same way.
-    if body.action == "create":
-        created = await service.create_job_state(session, principal, body)
-        detail = await reads.job_detail_by_id(session, principal, created.id)
-        return RawJSONResponse(ok(detail, MESSAGES[body.action]))
-    state, runner = await service.lock_job(session, principal, body.uuid)
-    if body.action == "assign":
-        service.ensure_allowed(principal, state, "assign")  # the state error before input errors
-        contractor = await service.resolve_contractor(runner, body.contractor_id, body.contractor_uuid)
-        await service.assign(session, runner, principal, state, contractor, body.override_reason)
-    else:
-        await service.transition(
-            session, runner, principal, state, body.action, reason=body.reason, to_status_id=body.to_status_id
-        )
-    detail = await reads.job_detail_by_id(session, principal, state.id, runner)
+        if body.action == "update":
+            await service.update_job(ex, session, principal, job, body)
+        elif body.action == "assign":
+            lifecycle.ensure_allowed(principal, job, "assign")  # the state error before input errors
+            contractor = await service.resolve_contractor(ex, session, body.contractor_id, body.contractor_uuid)
+            await service.assign(ex, session, principal, job, contractor, body.override_reason)
+        else:
+            await service.transition(
+                ex, session, principal, job, body.action, reason=body.reason, to_status_id=body.to_status_id
+            )
+    detail = await repository.job_detail_in(ex, session, principal, job.id)
     return RawJSONResponse(ok(detail, MESSAGES[body.action]))
 
 
@@ -190,12 +184,13 @@ async def manage_job(principal: JobsCaller, session: DbSession, body: JobManageR
 )
 async def list_case_notes(
     principal: NotesCaller,
+    ctx: Ctx,
     session: DbSession,
     page: PageParams,
     action: Annotated[Literal["list"], Query(description="Must be list.")],
     job_uuid: Annotated[str, Query(pattern=UUID_PATTERN, examples=[UUID_EXAMPLE])],
 ) -> dict[str, Any]:
-    rows, count = await notes.list_notes(session, principal, job_uuid, page)
+    rows, count = await notes.list_notes(ctx.executor, session, principal, job_uuid, page)
     return ok_list(rows, count)
 
 
@@ -205,8 +200,10 @@ async def list_case_notes(
     responses=error_responses(400, 401, 403, 404, 409, 429),
     summary="Add a case note to a job (send_email mails the other parties)",
 )
-async def create_case_note(principal: NotesCaller, session: DbSession, body: CaseNoteRequest) -> dict[str, Any]:
-    return ok(await notes.create_note(session, principal, body), "Case note added")
+async def create_case_note(
+    principal: NotesCaller, ctx: Ctx, session: DbSession, body: CaseNoteRequest
+) -> dict[str, Any]:
+    return ok(await notes.create_note(ctx.executor, session, principal, body), "Case note added")
 
 
 @router.post(
@@ -215,6 +212,6 @@ async def create_case_note(principal: NotesCaller, session: DbSession, body: Cas
     responses=error_responses(400, 401, 403, 404, 409, 429),
     summary="Link a remedial job to its parent (or raise a new one), or remove the link",
 )
-async def remedials(principal: RemedialsCaller, session: DbSession, body: RemedialRequest) -> dict[str, Any]:
-    result = await notes.remedial(session, principal, body)
+async def remedials(principal: RemedialsCaller, ctx: Ctx, session: DbSession, body: RemedialRequest) -> dict[str, Any]:
+    result = await notes.remedial(ctx.executor, session, principal, body)
     return ok(result, "Remedial link created" if body.action == "create" else "Remedial link removed")

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from propops.core.clock import as_utc, iso, utcnow
+from propops.core.clock import iso, utcnow
 from propops.core.errors import Conflict, InvalidInput, NotFound
 from propops.core.pagination import Page
+from propops.infra.executor import Executor
 from propops.notifications.models import STATUS_FAILED, STATUS_QUEUED, STATUSES, EmailOutbox
 from propops.notifications.templates import render
-
-Runner = Callable[..., Awaitable[list[tuple[Any, ...]]]]
-SQLITE_STAMP = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores a DateTime in SQLite (naive UTC)
 
 # One address, no display name, no header-injection characters.
 _ADDRESS_RE = re.compile(r"^[^@\s<>\"',;\\]{1,64}@[A-Za-z0-9.-]{1,253}$")
@@ -51,34 +48,26 @@ def _outbox_values(
     }
 
 
-async def enqueue_email_on(
-    run: Runner,
-    postgresql_: bool,
-    *,
-    to: str,
-    template: str,
-    context: dict[str, Any],
-    dedupe_key: str | None = None,
-    not_before: datetime | None = None,
-) -> int | None:
-    """``enqueue_email`` as one plain INSERT through ``run``, a runner of the caller's transaction
-    (``jobs.reads.SessionRunner``): the job lifecycle writes queue an email on most calls, and the
-    ORM insert cost ~0.6 ms of CPU each. Same values, same insert-or-ignore on ``dedupe_key``."""
-    values = _outbox_values(to, template, context, dedupe_key, not_before)
-    params = [
-        v if postgresql_ or not isinstance(v, datetime) else as_utc(v).replace(tzinfo=None).strftime(SQLITE_STAMP)
-        for v in values.values()
-    ]
-    placeholders = ", ".join("{" + str(i) + "}" for i in range(len(params)))
-    conflict = " ON CONFLICT (dedupe_key) DO NOTHING" if dedupe_key is not None else ""
-    rows = await run(
-        f"INSERT INTO email_outbox ({', '.join(values)}) VALUES ({placeholders}){conflict} RETURNING id",  # noqa: S608
-        *params,
-    )
-    return int(rows[0][0]) if rows else None
+def _insert(mod: Any, deduplicated: bool) -> Any:
+    columns = ("to_address", "subject", "body_text", "body_html", "template", "status", "attempts",
+               "next_attempt_at", "dedupe_key", "created_at")  # fmt: skip
+    table = EmailOutbox.__table__
+    stmt = mod.insert(EmailOutbox).values({c: bindparam(c, type_=table.c[c].type) for c in columns})
+    if deduplicated:  # insert-or-ignore: keeps the caller's transaction usable, as a caught error would not
+        stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"])
+    return stmt.returning(EmailOutbox.id)
+
+
+# Per dialect (the ON CONFLICT construct is each dialect's own), plain or deduplicated.
+_ENQUEUE = {
+    (name, deduplicated): _insert(mod, deduplicated)
+    for name, mod in (("postgresql", postgresql), ("sqlite", sqlite))
+    for deduplicated in (False, True)
+}
 
 
 async def enqueue_email(
+    executor: Executor,
     session: AsyncSession,
     *,
     to: str,
@@ -87,26 +76,16 @@ async def enqueue_email(
     dedupe_key: str | None = None,
     not_before: datetime | None = None,
 ) -> int | None:
-    """Render ``template`` and queue it for ``to`` inside the caller's transaction.
+    """Render ``template`` and queue it for ``to`` inside the caller's transaction (one INSERT on
+    the session's connection: the job lifecycle writes queue an email on most calls, and the ORM
+    insert cost ~0.6 ms of CPU each).
 
     Returns the outbox id, or ``None`` when ``dedupe_key`` was already used (the email exists, so a
-    rerun or a concurrent runner sends nothing twice). Insert-or-ignore keeps the caller's
-    transaction usable, which a caught IntegrityError would not.
+    rerun or a concurrent runner sends nothing twice).
     """
     values = _outbox_values(to, template, context, dedupe_key, not_before)
-    dialect = session.get_bind().dialect.name
-    if dedupe_key is None:
-        stmt: Any = insert(EmailOutbox).values(values)
-    elif dialect == "postgresql":
-        stmt = postgresql.insert(EmailOutbox).values(values).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(EmailOutbox).values(values).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    else:  # pragma: no cover - other dialects: check first (not race-free)
-        exists = await session.execute(select(EmailOutbox.id).where(EmailOutbox.dedupe_key == dedupe_key))
-        if exists.first() is not None:
-            return None
-        stmt = insert(EmailOutbox).values(values)
-    row = (await session.execute(stmt.returning(EmailOutbox.id))).first()
+    statement = _ENQUEUE[(executor.dialect.name, dedupe_key is not None)]
+    row = await executor.in_transaction_one(session, statement, **values)
     return None if row is None else int(row[0])
 
 
