@@ -97,8 +97,12 @@ async def _queued_to(session: AsyncSession, to: str) -> int:
 
 async def test_dedupe_key_is_idempotent(db_session: AsyncSession) -> None:
     key, to = f"k-{uuid.uuid4().hex}", f"dedupe-{uuid.uuid4().hex[:10]}@example.com"
-    first = await enqueue_email(_executor(db_session), db_session, to=to, template="notice", context=NOTICE, dedupe_key=key)
-    second = await enqueue_email(_executor(db_session), db_session, to=to, template="notice", context=NOTICE, dedupe_key=key)
+    first = await enqueue_email(
+        _executor(db_session), db_session, to=to, template="notice", context=NOTICE, dedupe_key=key
+    )
+    second = await enqueue_email(
+        _executor(db_session), db_session, to=to, template="notice", context=NOTICE, dedupe_key=key
+    )
     assert first is not None and second is None
     assert await _queued_to(db_session, to) == 1
 
