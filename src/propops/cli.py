@@ -163,10 +163,11 @@ def create_user_cmd(
 def issue_token_cmd(email: Annotated[str, typer.Option(help="Account email")]) -> None:
     """Print a new bearer token for an existing, active account."""
     from propops.auth.models import User
-    from propops.auth.service import issue_token, normalise_email
+    from propops.auth.service import issue_token
     from propops.core.context import AppContext
     from propops.core.db import Database
     from propops.core.ratelimit import MemoryRateLimitStore
+    from propops.core.validation import normalise_email
 
     async def run() -> None:
         settings = _settings()

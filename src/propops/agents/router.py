@@ -19,11 +19,11 @@ from propops.agents.schemas import (
 )
 from propops.auth.deps import require
 from propops.auth.service import Principal
-from propops.branches.service import clean_search
 from propops.core.deps import Ctx, DbSession
 from propops.core.envelope import Envelope, ListEnvelope, RawJSONResponse, error_responses, ok, ok_list
 from propops.core.pagination import PageParams
 from propops.core.params import UUID_EXAMPLE, UUID_PATTERN, DayQuery, SearchQuery, UuidQuery
+from propops.core.validation import clean_search
 
 router = APIRouter(tags=["agents"])
 

@@ -29,6 +29,7 @@ from propops.core import audit
 from propops.core.clock import iso
 from propops.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from propops.core.pagination import Page
+from propops.core.validation import check_uuid, clean_email, clean_phone, clean_text, like_pattern
 
 AGENT_NOT_FOUND = "Agent not found."
 S = TypeVar("S", bound=Select)  # type: ignore[type-arg]
@@ -108,7 +109,7 @@ def agent_visibility_condition(principal: Principal) -> ColumnElement[bool] | No
 async def get_visible_agent(session: AsyncSession, principal: Principal, agent_uuid: str | None) -> Agent:
     if not agent_uuid:
         raise InvalidInput.field("agent_uuid", "is required")
-    stmt = select(Agent).where(Agent.uuid == branches.check_uuid(agent_uuid, "agent_uuid"))
+    stmt = select(Agent).where(Agent.uuid == check_uuid(agent_uuid, "agent_uuid"))
     condition = agent_visibility_condition(principal)
     if condition is not None:
         stmt = stmt.where(condition)
@@ -145,7 +146,7 @@ async def list_agents(
     if not include_inactive:
         conditions.append(User.account_status_id == STATUS_ACTIVE)
     if search and search.strip():
-        pattern = branches.like_pattern(search)
+        pattern = like_pattern(search)
         full_name = func.lower(User.first_name + " " + User.last_name)
         conditions.append(
             or_(
@@ -414,7 +415,7 @@ async def agent_sla(
     elif not agent_uuid:
         raise InvalidInput.field("agent_uuid", "is required")
     else:
-        agent = f"a.uuid = {p(branches.check_uuid(agent_uuid, 'agent_uuid'))}"
+        agent = f"a.uuid = {p(check_uuid(agent_uuid, 'agent_uuid'))}"
         if not staff:
             agent += (
                 f" AND (a.user_id = {p(principal.user_id)} OR EXISTS (SELECT 1 FROM agent_branches m "  # noqa: S608
@@ -474,7 +475,7 @@ async def agent_detail(session: AsyncSession, principal: Principal, agent: Agent
 
 
 def _name(value: str | None, field: str) -> str:
-    cleaned = branches.clean_text(value, field, 100, required=True)
+    cleaned = clean_text(value, field, 100, required=True)
     assert cleaned is not None
     return cleaned
 
@@ -489,13 +490,13 @@ async def create_agent(session: AsyncSession, principal: Principal, body: Any) -
             errors=[{"field": f, "message": "is required for action=create"} for f in missing],
         )
     first, last = _name(body.first_name, "first_name"), _name(body.last_name, "last_name")
-    phone = branches.clean_phone(body.phone)
-    company = branches.clean_text(body.company_name, "company_name", 200)
+    phone = clean_phone(body.phone)
+    company = clean_text(body.company_name, "company_name", 200)
     primary = await ensure_branch_visible(session, principal, body.branch_id)
     shared = [await ensure_branch_visible(session, principal, b) for b in dict.fromkeys(body.shared_branch_ids or [])]
     user = await create_user(
         session,
-        email=branches.clean_email(body.email, required=True) or "",
+        email=clean_email(body.email, required=True) or "",
         password=body.password,
         account_type_id=ACCOUNT_AGENT,
         first_name=first,
@@ -532,11 +533,11 @@ async def update_agent(session: AsyncSession, principal: Principal, body: Any) -
     if "last_name" in sent:
         user.last_name = _name(body.last_name, "last_name")
     if "phone" in sent:
-        user.phone = branches.clean_phone(body.phone)
+        user.phone = clean_phone(body.phone)
     if "company_name" in sent:
-        agent.company_name = branches.clean_text(body.company_name, "company_name", 200)
+        agent.company_name = clean_text(body.company_name, "company_name", 200)
     if "email" in sent:
-        email = branches.clean_email(body.email, required=True) or ""
+        email = clean_email(body.email, required=True) or ""
         taken = (await session.execute(select(User.id).where(User.email == email, User.id != user.id))).first()
         if taken:
             raise Conflict(

@@ -9,7 +9,6 @@ moves, so a revoked token or a revoked permission fails on its next request in e
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,11 +42,9 @@ from propops.core.security import (
     token_hash,
     verify_password,
 )
+from propops.core.validation import normalise_email, validate_email
 
 EPOCH_KEY = "permissions_epoch"
-EMAIL_RE = re.compile(
-    r"^[^@\s<>\"\x00-\x1f\x7f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]{1,63})+$"
-)
 BAD_CREDENTIALS = "Invalid email or password."
 
 
@@ -73,17 +70,6 @@ class Principal:
 
     def has(self, key: str) -> bool:
         return key in self.permissions
-
-
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
-
-
-def validate_email(email: str, field_name: str = "email") -> str:
-    value = normalise_email(email)
-    if len(value) > 254 or not EMAIL_RE.match(value):
-        raise InvalidInput.field(field_name, "must be a valid email address")
-    return value
 
 
 def validate_password(password: str) -> str:

@@ -24,6 +24,7 @@ from propops.core.envelope import Envelope, ListEnvelope, error_responses, ok, o
 from propops.core.errors import Forbidden, InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from propops.core.pagination import PageParams, require_action
 from propops.core.params import SearchQuery, UuidQuery
+from propops.core.validation import clean_search
 
 router = APIRouter(tags=["admin: branches"])
 
@@ -73,7 +74,7 @@ async def get_branches(
     if action == "get":
         branch = await service.get_branch(session, branch_id=id, uuid=uuid)
         return ok(await service.branch_detail(session, branch))
-    rows, count = await service.list_branches(session, page, search=service.clean_search(search), is_active=is_active)
+    rows, count = await service.list_branches(session, page, search=clean_search(search), is_active=is_active)
     return ok_list(rows, count)
 
 

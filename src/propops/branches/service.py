@@ -14,28 +14,25 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, exists, func, or_, select, text
+from sqlalchemy import Select, and_, delete, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from propops.agents.models import Agent, AgentBranch
 from propops.auth.models import STATUS_ACTIVE, User
-from propops.auth.service import validate_email
 from propops.branches.models import MAX_TARGET_HOURS, Branch, SlaRule
 from propops.branches.schemas import BranchCreate, BranchUpdate, SlaRuleIn
 from propops.core import audit
 from propops.core.clock import iso
 from propops.core.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from propops.core.pagination import Page
-from propops.jobs.models import JobType, Priority
+from propops.core.validation import check_uuid, clean_email, clean_phone, clean_text, like_pattern
+from propops.lookups.models import JobType, Priority
+from propops.lookups.service import Lookups, load_lookups
 
 BRANCH_NOT_FOUND = "Branch not found."
-PRIORITY_ALIASES = {"urgent": "emergency", "normal": "medium"}
 CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,19}$")
 POSTCODE_RE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9][A-Z]{2})$")
-PHONE_RE = re.compile(r"^\+?[0-9 ()-]{6,40}$")
-CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
-UUID_RE = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
 
 CSV_COLUMNS = [
     "name",
@@ -57,12 +54,6 @@ CSV_MAX_BYTES = 1024 * 1024  # a branch list is a few kilobytes; anything near a
 CSV_MAX_ROWS = 5000
 
 
-def like_pattern(text: str) -> str:
-    """Search text matched literally: % and _ typed by a user are not wildcards."""
-    escaped = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 # --- hooks for the jobs issue -------------------------------------------------------------------
 
 
@@ -73,7 +64,8 @@ async def open_job_counts(session: AsyncSession, branch_ids: Iterable[int]) -> d
     counts = dict.fromkeys(ids, 0)
     if not ids:
         return counts
-    from propops.jobs.models import Job, JobStatus
+    from propops.jobs.models import Job
+    from propops.lookups.models import JobStatus
 
     rows = await session.execute(
         select(Job.branch_id, func.count(Job.id))
@@ -103,20 +95,6 @@ async def sla_target_hours(
 # --- field validation ---------------------------------------------------------------------------
 
 
-def clean_text(value: str | None, field: str, max_len: int, *, required: bool = False) -> str | None:
-    """Trimmed text stored verbatim (markup and quotes included); control characters are refused."""
-    if value is None or value.strip() == "":
-        if required:
-            raise InvalidInput.field(field, "is required")
-        return None
-    value = value.strip()
-    if len(value) > max_len:
-        raise InvalidInput.field(field, f"must be at most {max_len} characters")
-    if CONTROL_RE.search(value):
-        raise InvalidInput.field(field, "must not contain control characters")
-    return value
-
-
 def clean_code(value: str | None, field: str = "code") -> str:
     code = (value or "").strip().upper()
     if not code:
@@ -136,108 +114,7 @@ def clean_postcode(value: str | None, field: str = "postcode") -> str | None:
     return f"{match.group(1)} {match.group(2)}"
 
 
-def clean_phone(value: str | None, field: str = "phone") -> str | None:
-    if value is None or not value.strip():
-        return None
-    value = value.strip()
-    if not PHONE_RE.match(value):
-        raise InvalidInput.field(field, "must be a phone number (digits, spaces, + ( ) -)")
-    return value
-
-
-def clean_email(value: str | None, field: str = "email", *, required: bool = False) -> str | None:
-    if value is None or not value.strip():
-        if required:
-            raise InvalidInput.field(field, "is required")
-        return None
-    if CONTROL_RE.search(value):
-        raise InvalidInput.field(field, "must be a valid email address")
-    return validate_email(value, field)
-
-
-def clean_search(value: str | None, field: str = "search") -> str | None:
-    """Free-text filter: at most 100 characters, no control characters (PostgreSQL refuses NUL)."""
-    if value is None or not value.strip():
-        return None
-    if len(value) > 100:
-        raise InvalidInput.field(field, "must be at most 100 characters")
-    if CONTROL_RE.search(value):
-        raise InvalidInput.field(field, "must not contain control characters")
-    return value.strip()
-
-
-def check_uuid(value: str | None, field: str) -> str | None:
-    """A malformed identifier is a 400 (and never reaches the database as odd bytes)."""
-    if value is None:
-        return None
-    if not UUID_RE.match(value):
-        raise InvalidInput.field(field, "must be a UUID")
-    return value.lower()
-
-
-# --- lookups ------------------------------------------------------------------------------------
-
-
-@dataclass
-class Lookups:
-    """Priorities and job types (a handful of rows) resolved by id or case-insensitive name."""
-
-    priorities: dict[int, str]
-    priority_by_name: dict[str, int]
-    job_types: dict[int, str]
-    job_type_by_name: dict[str, int]
-    trades: frozenset[int] = frozenset()
-
-    def priority(self, value: int | str | None, field: str) -> int:
-        if value is None or value == "":
-            raise InvalidInput.field(field, "is required")
-        if isinstance(value, int):
-            if value in self.priorities:
-                return value
-        else:
-            key = value.strip().lower()
-            if key.isdigit() and int(key) in self.priorities:
-                return int(key)
-            key = PRIORITY_ALIASES.get(key, key)
-            if key in self.priority_by_name:
-                return self.priority_by_name[key]
-        names = ", ".join(self.priorities.values())
-        raise InvalidInput.field(field, f"unknown priority (use an id or one of: {names}, Urgent, Normal)")
-
-    def job_type(self, value: int | str | None, field: str) -> int | None:
-        if value is None or value == "":
-            return None
-        if isinstance(value, int):
-            if value in self.job_types:
-                return value
-        else:
-            key = value.strip().lower()
-            if key.isdigit() and int(key) in self.job_types:
-                return int(key)
-            if key in self.job_type_by_name:
-                return self.job_type_by_name[key]
-        raise InvalidInput.field(field, "unknown job type")
-
-
-_LOOKUPS = text(
-    "SELECT 1, id, name FROM priorities UNION ALL SELECT 2, id, name FROM job_types "
-    "UNION ALL SELECT 3, id, name FROM trades"
-)
-
-
-async def load_lookups(session: AsyncSession) -> Lookups:
-    """The three small reference tables in one statement (job create reads them on every call)."""
-    tables: dict[int, dict[int, str]] = {1: {}, 2: {}, 3: {}}
-    for table, id_, name in await session.execute(_LOOKUPS):
-        tables[int(table)][int(id_)] = name
-    priorities, job_types = tables[1], tables[2]
-    return Lookups(
-        priorities=priorities,
-        priority_by_name={n.lower(): i for i, n in priorities.items()},
-        job_types=job_types,
-        job_type_by_name={n.lower(): i for i, n in job_types.items()},
-        trades=frozenset(tables[3]),
-    )
+# --- SLA rules ----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

@@ -27,12 +27,13 @@ from propops.auth.service import Principal
 from propops.certifications.filetypes import CONTENT_TYPES, extension_kind, sniff
 from propops.certifications.models import Certification, CertificationType, CertificationTypeTrade
 from propops.certifications.storage import CHUNK, Storage
-from propops.contractors.models import Contractor, ContractorTrade, Trade
+from propops.contractors.models import Contractor, ContractorTrade
 from propops.core import audit
 from propops.core.clock import iso, utcnow
 from propops.core.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
 from propops.core.pagination import Page
 from propops.core.settings import Settings
+from propops.lookups.models import Trade
 
 # The seed's pattern cert_{id}_{id}_{id}.{ext}: ASCII digits only, bounded lengths, known extensions.
 FILE_RE = re.compile(r"cert_[0-9]{1,10}_[0-9]{1,10}_[0-9]{1,12}\.(?:pdf|jpg|jpeg|png|doc|docx)", re.ASCII)

@@ -25,8 +25,10 @@ from propops.core.envelope import Envelope, ListEnvelope, RawJSONResponse, error
 from propops.core.errors import InvalidInput
 from propops.core.pagination import MAX_INT32, PageParams
 from propops.core.params import PostcodeQuery
+from propops.core.validation import MAX_SEARCH
 from propops.geo.geocoder import geocode, make_geocoder
 from propops.geo.isochrone import make_isochrone_provider
+from propops.lookups import service as lookups
 
 router = APIRouter(tags=["contractors"])
 
@@ -42,7 +44,7 @@ LIST_ERRORS = error_responses(400, 401, 403, 429)
 )
 async def trades(ctx: Ctx) -> JSONResponse:
     """A hot lookup: on the committed-row reader, returned pre-serialised."""
-    return JSONResponse(ok(await service.list_trades(ctx)))
+    return JSONResponse(ok(await lookups.list_trades(ctx)))
 
 
 async def _filters(
@@ -71,9 +73,9 @@ async def _filters(
 
 Search = Annotated[
     str | None,
-    Query(max_length=service.MAX_SEARCH, description="Name filter (first, last, full or company name)."),
+    Query(max_length=MAX_SEARCH, description="Name filter (first, last, full or company name)."),
 ]
-Name = Annotated[str | None, Query(max_length=service.MAX_SEARCH, description="Alias of `search`.")]
+Name = Annotated[str | None, Query(max_length=MAX_SEARCH, description="Alias of `search`.")]
 TradeId = Annotated[int | None, Query(ge=1, le=MAX_INT32, description="Trade id from /api/contractors/trades.")]
 MaxDistance = Annotated[
     float | None, Query(gt=0, le=1000, description="Straight line from the base in km (needs postcode).")

@@ -16,28 +16,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from propops.auth.models import ACCOUNT_CONTRACTOR
-from propops.auth.service import create_user, validate_email
+from propops.auth.service import create_user
 from propops.contractors import coverage as cov
 from propops.contractors.models import (
     COVERAGE_ISOCHRONE,
     Contractor,
     ContractorCoverageCell,
     ContractorTrade,
-    Trade,
 )
 from propops.core import audit
-from propops.core.context import AppContext
 from propops.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from propops.core.pagination import Page
+from propops.core.validation import CONTROL_RE, like_pattern, validate_email
 from propops.geo.geocoder import Geocoder, GeoPoint, geocode
 from propops.geo.isochrone import IsochroneProvider
 from propops.infra.executor import Executor
+from propops.lookups.models import Trade
 
-TRADES = select(Trade.id, Trade.name).order_by(Trade.id)
 NOT_FOUND = "Contractor not found."
 _PHONE = re.compile(r"^[0-9+()\- ]{5,40}$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-MAX_SEARCH = 100
 _LIST_COLUMNS = (
     Contractor.id,
     Contractor.uuid,
@@ -47,11 +44,6 @@ _LIST_COLUMNS = (
     Contractor.phone,
     Contractor.is_active,
 )
-
-
-async def list_trades(ctx: AppContext) -> list[dict[str, Any]]:
-    """A hot lookup: on the committed-row reader (``propops.infra.executor``)."""
-    return [{"trade_id": r[0], "name": r[1]} for r in await ctx.executor.committed(TRADES)]
 
 
 # ---------------------------------------------------------------- functions for other domains
@@ -94,15 +86,10 @@ def _has_trade(trade_id: int, id_col: Any = Contractor.id) -> Any:
     return exists().where(ContractorTrade.contractor_id == id_col, ContractorTrade.trade_id == trade_id)
 
 
-def _like(term: str) -> str:
-    escaped = term.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def _apply_filters(stmt: Select[Any], f: ListFilters) -> Select[Any]:
     """The contractor-row filters (name, trade, travel time) on a query over ``contractors``."""
     if f.search:
-        pattern = _like(f.search)
+        pattern = like_pattern(f.search)
         full = func.lower(Contractor.first_name + " " + Contractor.last_name)
         stmt = stmt.where(
             or_(
@@ -366,7 +353,7 @@ def _clean(value: str | None, field: str, *, required: bool = False, max_len: in
         raise InvalidInput.field(field, "must not be empty")
     if len(value) > max_len:
         raise InvalidInput.field(field, f"must be at most {max_len} characters")
-    if _CONTROL.search(value):
+    if CONTROL_RE.search(value):
         raise InvalidInput.field(field, "must not contain control characters")
     return value
 

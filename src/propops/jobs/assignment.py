@@ -22,8 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from propops.contractors import coverage as cov
 from propops.geo.geometry import cell_of, haversine_km
 from propops.jobs import reads
-from propops.jobs.models import COMPLETED_STATUSES, OPEN_STATUSES, Job, JobRecall, Property
+from propops.jobs.models import COMPLETED_STATUSES, OPEN_STATUSES, Job, JobRecall
 from propops.jobs.state import JobState, Place
+from propops.properties.models import Property
 
 # Ranking: lower is better. One open job weighs like 3 km; a fully late or fully recalled record
 # like 20 km each. Distances are from the contractor's base to the property.

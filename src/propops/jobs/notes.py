@@ -12,6 +12,7 @@ from propops.auth.service import Principal
 from propops.core.clock import iso, utcnow
 from propops.core.errors import Conflict, Forbidden, InvalidInput
 from propops.core.pagination import Page
+from propops.core.validation import clean_text
 from propops.jobs import notify, service
 from propops.jobs.models import STATUS_ARCHIVED, STATUS_NEW, Job, JobCaseNote
 from propops.jobs.schemas import CaseNoteRequest, JobManageRequest, RemedialRequest
@@ -111,7 +112,7 @@ async def remedial(session: AsyncSession, principal: Principal, body: RemedialRe
     delete: remove the link. History entries on both jobs."""
     service._ensure_may(principal, "update")
     parent = await service.load_job(session, principal, body.parent_job_uuid, field="parent_job_uuid", for_update=True)
-    reason = service.branches.clean_text(body.reason, "reason", 1000, required=body.action == "create")
+    reason = clean_text(body.reason, "reason", 1000, required=body.action == "create")
     created = False
     if body.action == "delete":
         child = await service.load_job(

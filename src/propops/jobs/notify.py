@@ -10,10 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from propops.contractors.models import Contractor
 from propops.core.clock import iso
-from propops.jobs.models import Job, Property
+from propops.jobs.models import Job
 from propops.jobs.reads import SessionRunner
 from propops.jobs.state import ContractorRef, JobState
 from propops.notifications.service import enqueue_email_on
+from propops.properties.models import Property
 
 
 async def _queue(

@@ -31,11 +31,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from propops.agents import service as agents
 from propops.auth.models import ACCOUNT_AGENT, ACCOUNT_CONTRACTOR, ACCOUNT_STAFF
 from propops.auth.service import Principal
-from propops.branches import service as branches
 from propops.core.clock import as_utc, utcnow
 from propops.core.db import db_time_ms
 from propops.core.fastpath import text_statement
 from propops.core.pagination import Page
+from propops.core.validation import like_pattern
 from propops.jobs.models import COMPLETED_STATUSES, OPEN_STATUSES
 
 Runner = Callable[..., Awaitable[list[tuple[Any, ...]]]]
@@ -316,7 +316,7 @@ def list_query(dialect: str, principal: Principal, f: Any, page: Page, now: date
     if f.sla_status is not None:
         conds.append(q.sla_verdict(now, f.sla_status))
     if f.search:
-        pattern = q.p(branches.like_pattern(f.search))
+        pattern = q.p(like_pattern(f.search))
         conds.append(
             f"(lower(j.title) LIKE {pattern} ESCAPE '\\' OR lower(j.job_ref) LIKE {pattern} ESCAPE '\\' "
             f"OR lower(j.description) LIKE {pattern} ESCAPE '\\')"

@@ -9,14 +9,13 @@ from fastapi import APIRouter, Query
 
 from propops.auth.deps import require
 from propops.auth.service import Principal
-from propops.branches.service import check_uuid, clean_search
 from propops.core.deps import Ctx, DbSession
 from propops.core.envelope import Envelope, ListEnvelope, RawJSONResponse, error_responses, ok, ok_list
 from propops.core.errors import InvalidInput, NotFound
 from propops.core.pagination import PageParams
 from propops.core.params import UUID_EXAMPLE, UUID_PATTERN, SearchQuery, UuidQuery
+from propops.core.validation import check_uuid, clean_search
 from propops.jobs import assignment, notes, reads, service
-from propops.jobs.models import Property
 from propops.jobs.schemas import (
     CaseNoteCreated,
     CaseNoteRead,
@@ -30,6 +29,7 @@ from propops.jobs.schemas import (
     RemedialRequest,
     Suggestions,
 )
+from propops.properties.models import Property
 
 router = APIRouter(tags=["jobs"])
 JobsCaller = Annotated[Principal, require("api.jobs.manage.manage")]

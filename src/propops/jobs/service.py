@@ -32,6 +32,7 @@ from propops.core import audit
 from propops.core.clock import iso, utcnow
 from propops.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from propops.core.pagination import Page
+from propops.core.validation import check_uuid, clean_text
 from propops.jobs import notify, reads
 from propops.jobs import state as job_state
 from propops.jobs.models import (
@@ -47,6 +48,7 @@ from propops.jobs.models import (
 )
 from propops.jobs.schemas import JobManageRequest
 from propops.jobs.state import ContractorRef, JobState
+from propops.lookups.service import Lookups, load_lookups
 from propops.properties import service as properties
 
 NOT_FOUND = "Job not found."
@@ -117,7 +119,7 @@ async def load_job(
     """The job, or 404 when missing or not visible; locked for the transaction when writing."""
     if not job_uuid:
         raise InvalidInput.field(field, "is required")
-    value = branches.check_uuid(job_uuid, field)
+    value = check_uuid(job_uuid, field)
     stmt = _visible(select(Job).where(Job.uuid == value), principal)
     if for_update:
         if session.get_bind().dialect.name == "sqlite":
@@ -141,7 +143,7 @@ async def lock_job(
 ) -> tuple[JobState, reads.SessionRunner]:
     """``load_job(for_update=True)`` for the lifecycle writes: the row's lifecycle columns as plain
     values (``jobs.state``) and the runner that writes them back in this transaction."""
-    value = branches.check_uuid(job_uuid, field) if job_uuid else None
+    value = check_uuid(job_uuid, field) if job_uuid else None
     if not value:
         raise InvalidInput.field(field, "is required")
     runner = reads.SessionRunner(session)
@@ -317,19 +319,17 @@ def ensure_allowed(principal: Principal, job: Job | JobState, action: str) -> No
     _ensure_from(job, action, principal)
 
 
-async def _priority(session: AsyncSession, value: int | str | None, lookups: branches.Lookups | None = None) -> int:
-    lookups = lookups or await branches.load_lookups(session)
+async def _priority(session: AsyncSession, value: int | str | None, lookups: Lookups | None = None) -> int:
+    lookups = lookups or await load_lookups(session)
     return lookups.priority(value, "priority_id")
 
 
-async def _job_type(
-    session: AsyncSession, value: int | str | None, lookups: branches.Lookups | None = None
-) -> int | None:
-    lookups = lookups or await branches.load_lookups(session)
+async def _job_type(session: AsyncSession, value: int | str | None, lookups: Lookups | None = None) -> int | None:
+    lookups = lookups or await load_lookups(session)
     return lookups.job_type(value, "job_type_id")
 
 
-def _trade(lookups: branches.Lookups, trade_id: int | None, job_type_id: int | None) -> int:
+def _trade(lookups: Lookups, trade_id: int | None, job_type_id: int | None) -> int:
     if trade_id is None:
         if job_type_id is not None and job_type_id in TRADE_BY_JOB_TYPE:
             trade_id = TRADE_BY_JOB_TYPE[job_type_id]
@@ -351,7 +351,7 @@ async def _agent(
         return None
     stmt = select(Agent.id)
     if agent_uuid is not None:
-        stmt = stmt.where(Agent.uuid == branches.check_uuid(agent_uuid, "agent_uuid"))
+        stmt = stmt.where(Agent.uuid == check_uuid(agent_uuid, "agent_uuid"))
     if agent_id is not None:
         stmt = stmt.where(Agent.id == agent_id)
     condition = agents.agent_visibility_condition(principal)
@@ -376,7 +376,7 @@ async def resolve_contractor(
 ) -> ContractorRef:
     if contractor_id is None and contractor_uuid is None:
         raise InvalidInput.field("contractor_uuid", "is required")
-    value = branches.check_uuid(contractor_uuid, "contractor_uuid") if contractor_uuid is not None else None
+    value = check_uuid(contractor_uuid, "contractor_uuid") if contractor_uuid is not None else None
     found = await job_state.contractor_ref(runner, contractor_id, value)
     if found is None:
         raise InvalidInput.field("contractor_uuid" if contractor_uuid else "contractor_id", "unknown contractor")
@@ -404,13 +404,13 @@ async def create_job_state(
     written as plain SQL in the session's transaction (``jobs.state``)."""
     _ensure_may(principal, "update")
     now = now or utcnow()
-    title = branches.clean_text(body.job_title, "job_title", 200, required=True) or ""
+    title = clean_text(body.job_title, "job_title", 200, required=True) or ""
     description = _clean_long(body.job_description, "job_description")
     if body.status_id is not None and body.status_id != STATUS_NEW:
         raise InvalidInput.field(
             "status_id", "a new job starts as New (1); send contractor_uuid to assign it in the same call"
         )
-    lookups = await branches.load_lookups(session)  # once for every check
+    lookups = await load_lookups(session)  # once for every check
     priority_id = await _priority(session, body.priority_id, lookups)
     job_type_id = await _job_type(session, body.job_type_id, lookups)
     trade_id = _trade(lookups, body.trade_id, job_type_id)
@@ -424,7 +424,7 @@ async def create_job_state(
         runner,
         principal,
         property_id=body.address_id,
-        property_uuid=None if body.address_uuid is None else branches.check_uuid(body.address_uuid, "address_uuid"),
+        property_uuid=None if body.address_uuid is None else check_uuid(body.address_uuid, "address_uuid"),
         priority_id=priority_id,
         job_type_id=job_type_id,
         own_agent=not explicit_agent and principal.account_type_id == ACCOUNT_AGENT,
@@ -518,7 +518,7 @@ async def update_job(
                 raise InvalidInput.field("address_uuid", "cannot be changed; raise a new job for another address")
     before = snapshot(job)
     if "job_title" in sent:
-        job.title = branches.clean_text(body.job_title, "job_title", 200, required=True) or ""
+        job.title = clean_text(body.job_title, "job_title", 200, required=True) or ""
     if "job_description" in sent:
         job.description = _clean_long(body.job_description, "job_description")
     if "priority_id" in sent:
@@ -528,7 +528,7 @@ async def update_job(
     if "trade_id" in sent and body.trade_id is not None and body.trade_id != job.trade_id:
         if job.contractor_id is not None:
             raise Conflict("The trade cannot change while a contractor is assigned; cancel or reassign first.")
-        job.trade_id = _trade(await branches.load_lookups(session), body.trade_id, None)
+        job.trade_id = _trade(await load_lookups(session), body.trade_id, None)
     if ({"agent_id", "agent_uuid"} & sent) and (body.agent_id or body.agent_uuid):
         job.agent_id = await _agent(session, principal, body.agent_id, body.agent_uuid, job.branch_id)
     if "job_total_budget" in sent:
@@ -604,7 +604,7 @@ async def transition(
     _ensure_may(principal, action)
     _ensure_from(job, action, principal)
     now = now or utcnow()
-    reason = branches.clean_text(reason, "reason", 1000, required=action == "recall")
+    reason = clean_text(reason, "reason", 1000, required=action == "recall")
     before_ts = {f: getattr(job, f) for f in _STAMP_FIELDS}
     if action == "accept":
         if job.accepted_at is not None:
@@ -674,7 +674,7 @@ async def assign(
     _ensure_may(principal, "assign")
     _ensure_from(job, "assign", principal)
     now = now or utcnow()
-    override = branches.clean_text(override_reason, "override_reason", 1000)
+    override = clean_text(override_reason, "override_reason", 1000)
     prop = await job_state.place(runner, job.property_id)
     reasons = (await assignment.evaluate(runner, job, prop, [contractor.id]))[contractor.id].reasons
     if reasons:
