@@ -14,7 +14,10 @@ app = typer.Typer(help="PropOps property-maintenance operations service.", no_ar
 db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
+from propops.contractors.cli import cluster_coverage_grid_cmd  # noqa: E402
 from propops.geo.cli import geo_app  # noqa: E402 - a sub-command group of its own domain
+
+geo_app.command("cluster-coverage-grid")(cluster_coverage_grid_cmd)
 
 app.add_typer(geo_app, name="geo")
 

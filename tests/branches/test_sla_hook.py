@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from propops.branches.service import open_job_counts, sla_target_hours
+from propops.branches.rules import sla_target_hours
+from propops.jobs.usage import open_job_counts
 
 
 class TestSlaTargetHours:

@@ -32,3 +32,24 @@ def _utc_iso_pg(element: utc_iso, compiler: Any, **kw: Any) -> str:
 def _utc_iso_sqlite(element: utc_iso, compiler: Any, **kw: Any) -> str:
     (arg,) = list(element.clauses)
     return f"strftime('%Y-%m-%dT%H:%M:%SZ', {compiler.process(arg, **kw)})"
+
+
+class seconds_between(FunctionElement[Any]):  # noqa: N801 - reads as a SQL function
+    """``end - start`` in seconds, fractional: SQLite stores datetimes as text (``julianday`` gives
+    fractional days), PostgreSQL subtracts timestamps. Untyped on purpose: the driver's value
+    (float on SQLite, Decimal on PostgreSQL) reaches the caller unconverted."""
+
+    inherit_cache = True
+    name = "seconds_between"
+
+
+@compiles(seconds_between, "postgresql")
+def _seconds_between_pg(element: seconds_between, compiler: Any, **kw: Any) -> str:
+    start, end = (compiler.process(arg, **kw) for arg in element.clauses)
+    return f"EXTRACT(EPOCH FROM {end} - {start})"
+
+
+@compiles(seconds_between, "sqlite")
+def _seconds_between_sqlite(element: seconds_between, compiler: Any, **kw: Any) -> str:
+    start, end = (compiler.process(arg, **kw) for arg in element.clauses)
+    return f"(julianday({end}) - julianday({start})) * 86400.0"

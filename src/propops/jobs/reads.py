@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from propops.agents import service as agents
+from propops.agents import repository as agents
 from propops.auth.models import ACCOUNT_AGENT, ACCOUNT_CONTRACTOR, ACCOUNT_STAFF
 from propops.auth.service import Principal
 from propops.core.clock import as_utc, utcnow

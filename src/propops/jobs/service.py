@@ -22,11 +22,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, false, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from propops.agents import repository as agents_repository
 from propops.agents import service as agents
 from propops.agents.models import Agent, AgentBranch
 from propops.auth.models import ACCOUNT_AGENT, ACCOUNT_CONTRACTOR, ACCOUNT_STAFF, User
 from propops.auth.service import Principal
-from propops.branches import service as branches
+from propops.branches import rules as branches
 from propops.contractors.models import Contractor
 from propops.core import audit
 from propops.core.clock import iso, utcnow
@@ -101,7 +102,7 @@ def visibility_condition(principal: Principal) -> ColumnElement[bool] | None:
     if principal.account_type_id == ACCOUNT_STAFF:
         return None
     if principal.account_type_id == ACCOUNT_AGENT:
-        return agents.branch_visibility_condition(Job.branch_id, principal)
+        return agents_repository.in_visible_branches(Job.branch_id, principal)
     if principal.account_type_id == ACCOUNT_CONTRACTOR:
         own = select(Contractor.id).where(Contractor.user_id == principal.user_id).correlate(None)
         return Job.contractor_id.in_(own)
@@ -354,7 +355,7 @@ async def _agent(
         stmt = stmt.where(Agent.uuid == check_uuid(agent_uuid, "agent_uuid"))
     if agent_id is not None:
         stmt = stmt.where(Agent.id == agent_id)
-    condition = agents.agent_visibility_condition(principal)
+    condition = agents_repository.agent_readable(principal)
     if condition is not None:
         stmt = stmt.where(condition)
     found = (await session.execute(stmt)).scalar_one_or_none()

@@ -16,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from propops.agents import service as agents
+from propops.agents import repository as agents
 from propops.core.clock import as_utc, iso
 from propops.jobs import reads
 

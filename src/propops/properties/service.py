@@ -1,7 +1,7 @@
 """Property logic: list/get/create/update within the caller's visible branches. No HTTP here.
 
-Visibility goes through ``agents.service`` (staff: all; agents: their assigned and shared branches;
-anyone else: none). Postcodes are validated and geocoded through the contractors/geo functions, so a
+Visibility is ``properties.repository.readable_properties`` (a property is visible when its branch
+is). Postcodes are validated and geocoded through the contractors/geo functions, so a
 job's point is the same one contractor coverage is tested against.
 """
 
@@ -12,10 +12,9 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from propops.agents import repository as agents_repository
 from propops.agents import service as agents
-from propops.agents.models import AgentBranch
 from propops.auth.service import Principal
-from propops.branches.models import Branch
 from propops.contractors.service import geocode_postcode
 from propops.core import audit
 from propops.core.clock import iso
@@ -24,6 +23,7 @@ from propops.core.pagination import Page
 from propops.core.validation import check_uuid, clean_email, clean_phone, clean_text, like_pattern
 from propops.geo.geocoder import Geocoder
 from propops.properties.models import Property
+from propops.properties.repository import readable_properties_with_branch
 from propops.properties.schemas import PropertyManageRequest
 
 NOT_FOUND = "Property not found."
@@ -56,11 +56,6 @@ def payload(p: Property, branch_name: str) -> dict[str, Any]:
     }
 
 
-def visible_properties(principal: Principal) -> Any:
-    stmt = select(Property, Branch.name).join(Branch, Branch.id == Property.branch_id)
-    return agents.restrict_to_visible_branches(stmt, Property.branch_id, principal)
-
-
 async def list_properties(
     session: AsyncSession,
     principal: Principal,
@@ -72,7 +67,7 @@ async def list_properties(
     include_inactive: bool = False,
 ) -> tuple[list[dict[str, Any]], int]:
     """Visible properties matching the filters, ordered by ID; count is computed in SQL."""
-    stmt = visible_properties(principal)
+    stmt = readable_properties_with_branch(principal)
     if branch_id is not None:
         stmt = stmt.where(Property.branch_id == branch_id)
     if not include_inactive:
@@ -101,14 +96,14 @@ async def get_visible(
     if not property_uuid:
         raise InvalidInput.field(field, "is required")
     uuid = check_uuid(property_uuid, field)
-    row = (await session.execute(visible_properties(principal).where(Property.uuid == uuid))).first()
+    row = (await session.execute(readable_properties_with_branch(principal).where(Property.uuid == uuid))).first()
     if row is None:
         raise NotFound(NOT_FOUND)
     return row[0], str(row[1])
 
 
 async def get_visible_by_id(session: AsyncSession, principal: Principal, property_id: int) -> tuple[Property, str]:
-    row = (await session.execute(visible_properties(principal).where(Property.id == property_id))).first()
+    row = (await session.execute(readable_properties_with_branch(principal).where(Property.id == property_id))).first()
     if row is None:
         raise NotFound(NOT_FOUND)
     return row[0], str(row[1])
@@ -120,15 +115,9 @@ def _snapshot(p: Property) -> dict[str, Any]:
 
 async def _default_branch(session: AsyncSession, principal: Principal) -> int:
     """An agent creating an address without a branch gets their primary branch."""
-    own = await agents.own_agent(session, principal)
-    if own is not None:
-        primary = (
-            await session.execute(
-                select(AgentBranch.branch_id).where(AgentBranch.agent_id == own.id, AgentBranch.is_primary.is_(True))
-            )
-        ).scalar_one_or_none()
-        if primary is not None:
-            return int(primary)
+    primary = (await session.execute(agents_repository.own_primary_branch_id(principal))).scalar_one_or_none()
+    if primary is not None:
+        return int(primary)
     raise InvalidInput.field("branch_id", "is required")
 
 
