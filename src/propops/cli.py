@@ -108,7 +108,8 @@ def serve(
         asyncio.run(_seed_and_report(settings, only_if_empty=True))
     typer.echo(f"PropOps on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
     run_server(
-        ServeOptions("propops.main:asgi", host, port, workers, factory=True, log_level=settings.log_level.lower())
+        ServeOptions("propops.main:asgi", host, port, workers, factory=True, log_level=settings.log_level.lower()),
+        settings.server,
     )
 
 

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     rate_limit_backend: Literal["memory", "redis"] = "memory"
     redis_url: str = "redis://127.0.0.1:6379/0"
 
+    # How ``propops serve`` runs its worker processes (``propops.infra.server``).
+    server: Literal["supervisor", "granian"] = "supervisor"
+
     # Token lookups cached per process, PostgreSQL only, invalidated by LISTEN/NOTIFY on every change
     # to accounts, tokens or permissions (``notify``, see ``propops.infra.token_cache``); ``off`` reads
     # the token row on every request. ``auth_cache_seconds`` is only the longest an entry lives
