@@ -25,6 +25,7 @@ from propops.branches.models import MAX_TARGET_HOURS, Branch, SlaRule
 from propops.branches.schemas import BranchCreate, BranchUpdate, SlaRuleIn
 from propops.core import audit
 from propops.core.clock import iso
+from propops.core.csvcells import csv_text
 from propops.core.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from propops.core.pagination import Page
 from propops.jobs.models import JobType, Priority
@@ -551,9 +552,7 @@ async def set_branch_active(
 
 
 def csv_template() -> str:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\r\n").writerow(CSV_COLUMNS)
-    return buf.getvalue()
+    return csv_text([CSV_COLUMNS])
 
 
 def _decode_csv(raw: bytes) -> str:
