@@ -60,14 +60,14 @@ def free_port(start: int) -> int:
 
 
 @contextmanager
-def server(factory: str, env: dict[str, str], port: int, workers: int = 1) -> Iterator[str]:
-    """``propops.server`` (uvicorn workers on SO_REUSEPORT sockets, what ``propops serve`` runs)
-    serving ``factory`` (module:function) on loopback until the block ends."""
+def server(factory: str, env: dict[str, str], port: int, workers: int = 1, kind: str = "") -> Iterator[str]:
+    """``propops.infra.server`` (what ``propops serve`` runs) serving ``factory`` (module:function)
+    on loopback until the block ends; ``kind`` supervisor|granian (default: ``PROPOPS_SERVER``)."""
     full_env = {**os.environ, **env, "PYTHONPATH": f"{ROOT / 'bench'}:{ROOT / 'src'}"}
     cmd = [
         sys.executable,
         "-m",
-        "propops.server",
+        "propops.infra.server",
         factory,
         "--factory",
         "--host",
@@ -78,6 +78,7 @@ def server(factory: str, env: dict[str, str], port: int, workers: int = 1) -> It
         str(workers),
         "--log-level",
         "warning",
+        *(["--server", kind] if kind else []),
     ]
     proc = subprocess.Popen(cmd, env=full_env, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"

@@ -1,8 +1,8 @@
 """Fault run: restart PostgreSQL and stop SMTP while the service is under load; nothing may be lost.
 
 Builds a fresh PostgreSQL database (migrations + demo data), starts an SMTP stand-in (aiosmtpd on
-loopback, in this process), ``python -m propops.server propops.main:asgi --factory --workers N`` and a separate
-``propops worker`` that delivers the outbox, all on ports 8800-8899. Then, under moderate load
+loopback, in this process), ``python -m propops.infra.server propops.main:asgi --factory --workers N``
+and a separate ``propops worker`` that delivers the outbox, all on ports 8800-8899. Then, under moderate load
 (clients creating jobs with a case note that emails the agent through the outbox, uploading
 certificates, reading lists and jobs):
 
@@ -549,8 +549,8 @@ def main() -> None:
             outcome = report(load, state, smtp.sink, storage, timings)
         failed = [c for c in outcome.checks if not c[1]]
         print("\n" + "=" * 100)
-        print(f"SUMMARY  fault_run  propops.server --workers {a.workers}, {a.clients} clients, PostgreSQL restarts "
-              f"{a.pg_restarts}, SMTP outage {a.smtp_outage:.0f} s")  # fmt: skip
+        print(f"SUMMARY  fault_run  propops.infra.server --workers {a.workers}, {a.clients} clients, "
+              f"PostgreSQL restarts {a.pg_restarts}, SMTP outage {a.smtp_outage:.0f} s")  # fmt: skip
         led = load.ledger
         print(f"acknowledged: jobs {len(led.jobs)}, case notes {len(led.notes)}, certificates {len(led.certs)}; "
               f"emails received {len(smtp.sink.outbox_ids)} for {len(state['outbox'])} outbox rows")  # fmt: skip

@@ -5,7 +5,7 @@
    agents, contractors, properties, jobs; default 200,000 jobs / 50 branches / 500 agents / 5,000
    contractors) and ``contractors_coverage.generate`` (5,000 contractors with real coverage areas
    and trades, for the postcode search).
-2. Starts ``python -m propops.server propops.main:asgi --factory --workers N`` (default 2; what
+2. Starts ``python -m propops.infra.server propops.main:asgi --factory --workers N`` (default 2; what
    ``propops serve --workers N`` runs: uvicorn workers on SO_REUSEPORT sockets) with the Redis rate-limit
    store (counters shared by the workers; limits set high) on a port in 8800-8899.
 3. Finds eligible (property, job type, contractor) triples through ``suggest_contractors`` (the
@@ -499,7 +499,8 @@ class CpuMeter:
         masters = {
             pid
             for pid, (_, cmd, _) in procs.items()
-            if ("propops.server" in cmd or "uvicorn" in cmd) and f"--port {self.port}" in cmd
+            if any(name in cmd for name in ("propops.infra.server", "uvicorn", "granian"))
+            and f"--port {self.port}" in cmd
         }
         server = {pid: t for pid, (ppid, _, t) in procs.items() if pid in masters or ppid in masters}
         pg = {pid: t for pid, (_, cmd, t) in procs.items() if cmd.startswith("postgres:") and f" {self.dbname} " in cmd}
@@ -620,7 +621,8 @@ def summary(rows: list[dict[str, Any]], args: argparse.Namespace, dataset: str) 
     mixed = [r for r in at_top if r["endpoint"] != "floor GET /api/ping"]
     misses = [r for r in mixed if r["p99"] > GOAL_P99_MS or r["errors"]]
     print("\n" + "=" * 100)
-    print(f"SUMMARY  load_report  {dataset}; propops.server --workers {args.workers}; Redis rate limits; "
+    print(f"SUMMARY  load_report  {dataset}; propops.infra.server --workers {args.workers} "
+          f"--server {args.server or 'default'}; Redis rate limits; "
           f"client timeout {TIMEOUT_S:.0f} s")  # fmt: skip
     print(f"{'clients':>8}{'mix req/s':>11}{'mix p50':>9}{'mix p99':>9}{'errors':>8}{'ping-in-mix p99':>17}"
           f"{'floor req/s':>13}{'floor p99':>11}")  # fmt: skip
@@ -664,6 +666,8 @@ def main() -> None:
     p.add_argument("--coverage-contractors", type=int, default=5000,
                    help="contractors with coverage areas and trades for the postcode search (5,000)")  # fmt: skip
     p.add_argument("--workers", type=int, default=2, help="server worker processes (default 2)")
+    p.add_argument("--server", choices=["supervisor", "granian"], default="",
+                   help="how propops.infra.server runs the workers (default: PROPOPS_SERVER)")  # fmt: skip
     p.add_argument("--concurrency", default="8,16,32,64", help="client counts, comma separated")
     p.add_argument("--seconds", type=float, default=30, help="seconds of mixed load per level (default 30)")
     p.add_argument("--floor-seconds", type=float, default=5, help="seconds of ping-only load per level (default 5)")
@@ -709,9 +713,10 @@ def main() -> None:
             "PROPOPS_STORAGE_DIR": "/tmp/propops-load-report-storage",
         }
         port = free_port(8800)
-        print(f"propops.server --workers {args.workers} on 127.0.0.1:{port}; PostgreSQL max_connections "
+        print(f"propops.infra.server --workers {args.workers} --server {args.server or 'default'} on 127.0.0.1:{port}; "
+              f"PostgreSQL max_connections "
               f"{ids['pg_max_connections']}", flush=True)  # fmt: skip
-        with server("propops.main:asgi", env, port, workers=args.workers) as base:
+        with server("propops.main:asgi", env, port, workers=args.workers, kind=args.server) as base:
 
             async def go() -> list[dict[str, Any]]:
                 people = await actors(base, tokens)

@@ -102,8 +102,8 @@ def serve(
 ) -> None:
     """Migrate, seed demo data into an empty database, print demo credentials, then serve HTTP."""
     from propops.core.migrate import upgrade
-    from propops.server import ServeOptions
-    from propops.server import serve as run_server
+    from propops.infra.server import ServeOptions
+    from propops.infra.server import serve as run_server
 
     settings = _settings()
     upgrade(settings.database_url)
@@ -111,7 +111,8 @@ def serve(
         asyncio.run(_seed_and_report(settings, only_if_empty=True))
     typer.echo(f"PropOps on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
     run_server(
-        ServeOptions("propops.main:asgi", host, port, workers, factory=True, log_level=settings.log_level.lower())
+        ServeOptions("propops.main:asgi", host, port, workers, factory=True, log_level=settings.log_level.lower()),
+        settings.server,
     )
 
 

@@ -15,14 +15,13 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from propops import __version__
-from propops.auth.cache import AuthCache
 from propops.auth.deps import public
-from propops.core.context import AppContext
+from propops.core.context import AppContext, TokenCache
 from propops.core.db import Database
 from propops.core.envelope import failure
 from propops.core.errors import AppError
 from propops.core.middleware import PropOpsMiddleware
-from propops.core.ratelimit import make_store
+from propops.core.ratelimit import MemoryRateLimitStore, RateLimitStore
 from propops.core.settings import Settings, get_settings
 from propops.infra.executor import PostgresReader, make_reader
 
@@ -135,17 +134,35 @@ def _allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
+def make_rate_limit_store(settings: Settings) -> RateLimitStore:
+    """``PROPOPS_RATE_LIMIT_BACKEND``: ``redis`` shares the counters between processes."""
+    if settings.rate_limit_backend == "redis":
+        from propops.infra.ratelimit_redis import RedisRateLimitStore
+
+        return RedisRateLimitStore(settings.redis_url)
+    return MemoryRateLimitStore()
+
+
+def make_token_cache(settings: Settings, fast: object) -> TokenCache | None:
+    """``PROPOPS_TOKEN_CACHE``: ``notify`` needs PostgreSQL's LISTEN/NOTIFY (no cache on SQLite)."""
+    wanted = settings.token_cache == "notify" and settings.auth_cache_seconds > 0  # noqa: S105 - a mode
+    if wanted and isinstance(fast, PostgresReader):
+        from propops.infra.token_cache import NotifyTokenCache
+
+        return NotifyTokenCache(fast.dsn, settings.auth_cache_seconds)
+    return None
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     ctx = AppContext(
         settings=settings,
         db=Database(settings.database_url),
-        rate_limits=make_store(settings.rate_limit_backend, settings.redis_url),
+        rate_limits=make_rate_limit_store(settings),
         fast=make_reader(settings.database_url),
     )
-    if isinstance(ctx.fast, PostgresReader) and settings.auth_cache_seconds > 0:
-        ctx.auth_cache = AuthCache(ctx.fast.dsn, settings.auth_cache_seconds)
+    ctx.token_cache = make_token_cache(settings, ctx.fast)
     install_domain_hooks(ctx)
 
     @asynccontextmanager

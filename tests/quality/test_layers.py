@@ -13,8 +13,6 @@ import ast
 from collections import defaultdict
 from pathlib import Path
 
-import pytest
-
 SRC = Path(__file__).resolve().parents[2] / "src" / "propops"
 NOT_DOMAINS = {"core", "infra", "migrations"}
 
@@ -122,7 +120,6 @@ def test_no_import_cycle_between_domain_packages() -> None:
     assert not found, "import cycles between domain packages:\n" + "\n".join(_describe(edges, c) for c in found)
 
 
-@pytest.mark.xfail(strict=True, reason="infra branch fixes core->auth")
 def test_core_imports_no_domain() -> None:
     edges = package_imports()
     domains = _packages() - NOT_DOMAINS

@@ -16,6 +16,7 @@ from propops.branches.models import Branch
 from propops.branches.rules import RuleSpec, check_hours, replace_rules
 from propops.branches.service import clean_code, clean_postcode
 from propops.core import audit
+from propops.core.csvcells import csv_text
 from propops.core.errors import InvalidInput, PayloadTooLarge
 from propops.core.validation import clean_email, clean_phone, clean_text
 from propops.lookups.service import Lookups, load_lookups
@@ -41,9 +42,7 @@ CSV_MAX_ROWS = 5000
 
 
 def csv_template() -> str:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\r\n").writerow(CSV_COLUMNS)
-    return buf.getvalue()
+    return csv_text([CSV_COLUMNS])
 
 
 def _decode_csv(raw: bytes) -> str:

@@ -3,16 +3,31 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.requests import Request
 
-from propops.auth.cache import AuthCache
 from propops.core.db import Database
 from propops.core.fastpath import FastReader, read
 from propops.core.ratelimit import RateLimitStore
 from propops.core.settings import Settings
 from propops.infra.executor import Executor
+
+
+class TokenCache(Protocol):
+    """Token hash -> its authentication row, per process, emptied whenever accounts, tokens or
+    permissions change. An interface so that core imports no domain and no implementation: the
+    implementation (``propops.infra.token_cache``) is chosen by ``propops.main.create_app``."""
+
+    def generation(self) -> int:
+        """Read before a lookup and passed to ``put``: a change in between keeps the row out."""
+        ...
+
+    def get(self, key: str) -> tuple[Any, ...] | None: ...
+
+    def put(self, key: str, gen: int, row: tuple[Any, ...]) -> None: ...
+
+    async def close(self) -> None: ...
 
 
 @dataclass
@@ -24,7 +39,7 @@ class AppContext:
     permission_cache: dict[int, tuple[int, frozenset[str]]] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
     fast: FastReader | None = None
-    auth_cache: AuthCache | None = None
+    token_cache: TokenCache | None = None
     # Core statements on the committed-row reader or in a session (built on ``fast``).
     executor: Executor = field(init=False)
 
@@ -38,8 +53,8 @@ class AppContext:
 
     async def aclose(self) -> None:
         """Release what the app holds: listener, rate-limit store, raw pool, engine."""
-        if self.auth_cache is not None:
-            await self.auth_cache.close()
+        if self.token_cache is not None:
+            await self.token_cache.close()
         await self.rate_limits.close()
         if self.fast is not None:
             await self.fast.close()

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     # Tokens (the reference documents 90 days for login tokens and 365 for mobile sessions).
     token_lifetime_hours: int = Field(default=24 * 90, ge=1)
     mobile_token_lifetime_hours: int = Field(default=24 * 365, ge=1)
+    # Sessions one account may mint from its sessions (mobile-auth validate_token) per hour.
+    mobile_mint_per_hour: int = Field(default=10, ge=1)
 
     # Login throttling: failures within the window before 429.
     login_max_failures_per_account: int = Field(default=5, ge=1)
@@ -42,9 +44,14 @@ class Settings(BaseSettings):
     rate_limit_backend: Literal["memory", "redis"] = "memory"
     redis_url: str = "redis://127.0.0.1:6379/0"
 
+    # How ``propops serve`` runs its worker processes (``propops.infra.server``).
+    server: Literal["supervisor", "granian"] = "supervisor"
+
     # Token lookups cached per process, PostgreSQL only, invalidated by LISTEN/NOTIFY on every change
-    # to accounts, tokens or permissions (see ``propops.auth.cache``); this is only the longest an
-    # entry lives whatever happens. 0 = read the token row on every request.
+    # to accounts, tokens or permissions (``notify``, see ``propops.infra.token_cache``); ``off`` reads
+    # the token row on every request. ``auth_cache_seconds`` is only the longest an entry lives
+    # whatever happens (0 = off as well).
+    token_cache: Literal["notify", "off"] = "notify"  # noqa: S105 - a mode, not a secret
     auth_cache_seconds: float = Field(default=10.0, ge=0, le=300)
 
     # Admission control, per server process: at most this many requests are handled at once; the

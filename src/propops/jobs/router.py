@@ -11,7 +11,7 @@ from propops.auth.deps import require
 from propops.auth.service import Principal
 from propops.core.deps import Ctx, DbSession
 from propops.core.envelope import Envelope, ListEnvelope, RawJSONResponse, error_responses, ok, ok_list
-from propops.core.errors import InvalidInput, NotFound
+from propops.core.errors import Forbidden, InvalidInput, NotFound
 from propops.core.pagination import PageParams
 from propops.core.params import UUID_EXAMPLE, UUID_PATTERN, SearchQuery, UuidQuery
 from propops.core.validation import check_uuid, clean_search
@@ -33,6 +33,8 @@ from propops.properties.models import Property
 
 router = APIRouter(tags=["jobs"])
 JobsCaller = Annotated[Principal, require("api.jobs.manage.manage")]
+# Reading is its own key so that a role may see jobs and budgets without acting on them (Finance).
+JobsReader = Annotated[Principal, require("api.jobs.read.view")]
 NotesCaller = Annotated[Principal, require("api.jobs.case-notes.manage")]
 RemedialsCaller = Annotated[Principal, require("api.jobs.remedials.manage")]
 IdQuery = Annotated[int | None, Query(ge=1, le=2_147_483_647)]
@@ -61,7 +63,7 @@ def _date(value: str | None, field: str, *, end: bool = False) -> datetime | Non
     summary="List jobs, get one, its history (list_commits) or contractor suggestions",
 )
 async def read_jobs(
-    principal: JobsCaller,
+    principal: JobsReader,
     ctx: Ctx,
     page: PageParams,
     action: Annotated[
@@ -124,7 +126,9 @@ async def read_jobs(
         if chosen == "list_commits":
             rows, count = await service.list_commits(session, principal, uuid, page)
             return ok_list(rows, count)
-        # suggest_contractors
+        # suggest_contractors: part of assigning, so it needs the key that acts on jobs
+        if not principal.has("api.jobs.manage.manage"):
+            raise Forbidden()
         service._ensure_may(principal, "assign")
         job = await service.load_job(session, principal, uuid)
         prop = await session.get(Property, job.property_id)

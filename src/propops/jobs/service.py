@@ -4,7 +4,7 @@ No HTTP here; never commits (the request's session owns the transaction), so a m
 such as create-and-assign is all or nothing. Every change writes a ``job_events`` row (who, what,
 before, after, when) in the same transaction.
 
-Who may do what (``api.jobs.manage.manage`` is required for everything):
+Who may do what (``api.jobs.read.view`` reads, ``api.jobs.manage.manage`` is required for every action):
 - staff: every job and every action (accept/start/complete on a contractor's behalf, recorded);
 - agents: jobs in their visible branches (``agents.service``); everything but accept/start/complete
   and delete; no assignment override;

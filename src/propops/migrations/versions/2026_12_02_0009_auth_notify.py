@@ -1,6 +1,6 @@
 """Auth change notices: ``NOTIFY propops_auth`` when users, tokens or the permissions epoch change.
 
-Each server process caches token lookups (``propops.auth.cache``) and drops the cache on this
+Each server process caches token lookups (``propops.infra.token_cache``) and drops the cache on this
 notice, so a logout, a revoked session, a disabled account or a changed permission is seen by every
 process, whichever process, host or psql session made the change. Statement-level triggers: one
 notice per statement (PostgreSQL also folds identical notices of one transaction into one), sent

@@ -1,5 +1,8 @@
 """A per-process cache of token lookups, dropped the moment any account, token or permission changes.
 
+The ``propops.core.context.TokenCache`` behind ``PROPOPS_TOKEN_CACHE=notify`` (the default; PostgreSQL
+only), registered by ``propops.main.create_app``: core and auth never import this module.
+
 Why: every authenticated request read its token row (token, user, permissions epoch) from the
 database; under the load report that read was 8 % of the service's CPU and one statement per
 request for PostgreSQL. A user's token is looked up many times a second under load, and it changes
@@ -41,7 +44,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
-log = logging.getLogger("propops.auth.cache")
+log = logging.getLogger("propops.infra.token_cache")
 
 CHANNEL = "propops_auth"
 AUTH_TABLES = frozenset({"users", "api_tokens", "system_state"})
@@ -67,8 +70,8 @@ def invalidate() -> None:
     _generation += 1
 
 
-class AuthCache:
-    """Token hash -> the row of ``service._AUTH_SQL``; live only while its listener listens."""
+class NotifyTokenCache:
+    """Token hash -> the row of ``auth.service._AUTH_SQL``; live only while its listener listens."""
 
     def __init__(self, dsn: str, ttl_seconds: float, max_entries: int = MAX_ENTRIES) -> None:
         self.dsn = dsn
@@ -81,6 +84,9 @@ class AuthCache:
         self._conn: Any = None
         self._lost = asyncio.Event()
         self._beat = asyncio.Event()
+
+    def generation(self) -> int:
+        return _generation
 
     def get(self, key: str) -> tuple[Any, ...] | None:
         if not self.live:
@@ -136,7 +142,7 @@ class AuthCache:
                 invalidate()  # whatever changed while nobody listened
                 self.live = True
                 delay = 0.5
-                log.info("auth cache live (LISTEN %s)", CHANNEL)
+                log.info("token cache live (LISTEN %s)", CHANNEL)
                 while not self._lost.is_set():
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._lost.wait(), HEARTBEAT_SECONDS)
@@ -145,7 +151,7 @@ class AuthCache:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any failure: stay off, retry with backoff
-                log.warning("auth cache off, listener failed: %s: %s", type(exc).__name__, exc)
+                log.warning("token cache off, listener failed: %s: %s", type(exc).__name__, exc)
             self._go_dark()
             await asyncio.sleep(delay)
             delay = min(RECONNECT_MAX_SECONDS, delay * 2)

@@ -1,4 +1,4 @@
-"""``propops.server``: worker processes on SO_REUSEPORT sockets, supervised; real processes, real
+"""``propops.infra.server``: worker processes on SO_REUSEPORT sockets, supervised; real processes, real
 sockets on loopback."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from propops import server
+from propops.infra import server
 from tests.conftest import stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,7 +33,7 @@ def running() -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'src'}"}
     proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "propops.server", "tests.core.pid_app:app", "--port", str(port), "--workers", "2",
+        [sys.executable, "-m", "propops.infra.server", "tests.core.pid_app:app", "--port", str(port), "--workers", "2",
          "--log-level", "warning"],
         env=env,
         cwd=ROOT,

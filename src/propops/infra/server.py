@@ -18,7 +18,7 @@ reconnect transparently. ``--no-rebalance`` turns it off.
 The supervisor restarts a worker that dies and stops them all on SIGINT/SIGTERM. Where the
 platform has no ``SO_REUSEPORT`` (or with one worker) it falls back to plain ``uvicorn.run``.
 
-    python -m propops.server propops.main:asgi --factory --port 8000 --workers 2
+    python -m propops.infra.server propops.main:asgi --factory --port 8000 --workers 2
 """
 
 from __future__ import annotations
@@ -33,11 +33,14 @@ import sys
 import time
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import Any, Literal, Protocol, cast
 
 log = logging.getLogger("propops.server")
 RESTART_BACKOFF_SECONDS = 1.0
 SHED_INTERVAL_SECONDS = 0.05
+
+
+ServerKind = Literal["supervisor", "granian"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,52 @@ class ServeOptions:
     log_level: str = "info"
     backlog: int = 2048
     rebalance: bool = True
+
+
+class Server(Protocol):
+    """One way to run the ASGI app in worker processes until SIGINT/SIGTERM (``PROPOPS_SERVER``)."""
+
+    def serve(self, opts: ServeOptions) -> int: ...
+
+
+class GranianServer:
+    """granian (a Rust HTTP server) with its own worker processes, on uvloop, HTTP/1.1."""
+
+    def serve(self, opts: ServeOptions) -> int:
+        from granian import Granian
+        from granian.constants import HTTPModes, Interfaces, Loops
+        from granian.log import LogLevels
+
+        Granian(
+            opts.app,
+            address=opts.host,
+            port=opts.port,
+            interface=Interfaces.ASGI,
+            workers=opts.workers,
+            loop=Loops.uvloop,
+            http=HTTPModes.http1,
+            websockets=False,
+            backlog=opts.backlog,
+            factory=opts.factory,
+            log_level=LogLevels(opts.log_level),
+            log_access=False,
+            respawn_failed_workers=True,
+        ).serve()
+        return 0
+
+
+class SupervisorServer:
+    """uvicorn workers on their own SO_REUSEPORT sockets, supervised here (see the module doc)."""
+
+    def serve(self, opts: ServeOptions) -> int:
+        return serve_supervised(opts)
+
+
+SERVERS: dict[str, Server] = {"supervisor": SupervisorServer(), "granian": GranianServer()}
+
+
+def serve(opts: ServeOptions, kind: ServerKind = "supervisor") -> int:
+    return SERVERS[kind].serve(opts)
 
 
 def reuseport_available() -> bool:
@@ -137,7 +186,7 @@ def _worker(opts: ServeOptions, index: int = 0, counts: Any = None) -> None:
     server.run(sockets=[sock])
 
 
-def serve(opts: ServeOptions) -> int:
+def serve_supervised(opts: ServeOptions) -> int:
     if opts.workers <= 1 or not reuseport_available():
         import uvicorn
 
@@ -209,15 +258,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.add_argument("--no-rebalance", action="store_true", help="leave kept-alive connections where the kernel put them")
+    p.add_argument(
+        "--server", choices=sorted(SERVERS), help="supervisor (this module) or granian; default: PROPOPS_SERVER"
+    )
     args = p.parse_args(argv)
     if not 1 <= args.workers <= 64:
         p.error("--workers must be 1-64")
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s: %(name)s: %(message)s")
-    return serve(
-        ServeOptions(
-            args.app, args.host, args.port, args.workers, args.factory, args.log_level, rebalance=not args.no_rebalance
-        )
+    kind = args.server or os.environ.get("PROPOPS_SERVER", "supervisor")
+    if kind not in ("supervisor", "granian"):
+        p.error(f"PROPOPS_SERVER must be one of {', '.join(sorted(SERVERS))}")
+    opts = ServeOptions(
+        args.app, args.host, args.port, args.workers, args.factory, args.log_level, rebalance=not args.no_rebalance
     )
+    return serve(opts, cast(ServerKind, kind))
 
 
 if __name__ == "__main__":

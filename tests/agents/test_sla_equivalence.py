@@ -1,0 +1,84 @@
+"""The agent SLA view's Core statements against the SQL text they replaced (kept here only, until
+the old form is gone from the history's memory): the same rows for every kind of caller and every
+agent of the demo data, on both databases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from propops.agents.models import Agent
+from propops.agents.repository import SLA_VIEW, caller_kind
+from propops.agents.sla import agent_sla
+from propops.auth.models import User
+from propops.auth.service import Principal
+from propops.core.errors import NotFound
+
+_OLD_SLA_SQL = (
+    "SELECT a.uuid, b.id, b.name, ab.is_primary, pr.name, jt.name, r.target_hours "
+    "FROM agents a "
+    "LEFT JOIN agent_branches ab ON ab.agent_id = a.id{assignments} "
+    "LEFT JOIN branches b ON b.id = ab.branch_id "
+    "LEFT JOIN sla_rules r ON r.branch_id = b.id "
+    "LEFT JOIN priorities pr ON pr.id = r.priority_id "
+    "LEFT JOIN job_types jt ON jt.id = r.job_type_id "
+    "WHERE {agent} "
+    "ORDER BY ab.is_primary DESC, b.name, b.id, pr.rank, (r.job_type_id IS NOT NULL), jt.name, r.id"
+)
+_OLD_VISIBLE = "SELECT vb.branch_id FROM agent_branches vb JOIN agents va ON va.id = vb.agent_id WHERE va.user_id = {v}"
+
+
+def _old(principal: Principal, agent_uuid: str | None) -> tuple[str, list[Any]]:
+    staff = principal.account_type_id == 1
+    visible = _OLD_VISIBLE if principal.account_type_id == 2 else "SELECT CAST(NULL AS INTEGER) WHERE 1 = 0"
+    assignments = "" if staff else f" AND ab.branch_id IN ({visible})"
+    if agent_uuid is None:
+        return _OLD_SLA_SQL.format(assignments=assignments, agent="a.user_id = {v}").replace("{v}", "{0}"), [
+            principal.user_id
+        ]
+    if staff:
+        return _OLD_SLA_SQL.format(assignments="", agent="a.uuid = {0}"), [agent_uuid]
+    works_there = f"EXISTS (SELECT 1 FROM agent_branches m WHERE m.agent_id = a.id AND m.branch_id IN ({visible}))"
+    agent = f"a.uuid = {{1}} AND (a.user_id = {{v}} OR {works_there})"
+    sql = _OLD_SLA_SQL.format(assignments=assignments, agent=agent).replace("{v}", "{0}")
+    return sql, [principal.user_id, agent_uuid]
+
+
+async def _principal(app: FastAPI, email: str) -> Principal:
+    async with app.state.ctx.db.sessionmaker() as session:
+        u = (await session.execute(select(User).where(User.email == email))).scalar_one()
+    return Principal(u.id, u.uuid, u.email, u.first_name, u.last_name, u.account_type_id, u.role_id, 0, "", frozenset())
+
+
+@pytest.mark.parametrize(
+    "email", ["admin@example.com", "agent001@example.com", "agent002@example.com", "contractor001@example.com"]
+)
+async def test_same_rows_as_the_old_sql_for_every_agent(app: FastAPI, email: str) -> None:
+    ctx = app.state.ctx
+    principal = await _principal(app, email)
+    async with ctx.db.sessionmaker() as session:
+        uuids = list((await session.execute(select(Agent.uuid).order_by(Agent.id))).scalars())
+    compared = 0
+    for agent_uuid in [None, *uuids]:
+        if agent_uuid is None and principal.account_type_id != 2:
+            continue
+        sql, params = _old(principal, agent_uuid)
+        old = [
+            (r[0], r[1], r[2], bool(r[3]) if r[3] is not None else None, *r[4:])
+            for r in await ctx.read_all(sql, *params)
+        ]
+        stmt = SLA_VIEW[(caller_kind(principal), agent_uuid is not None)]
+        values: dict[str, Any] = {"caller_id": principal.user_id}
+        if agent_uuid is not None:
+            values["agent_uuid"] = agent_uuid
+        new = await ctx.executor.committed(stmt, **values)
+        assert new == old, agent_uuid
+        compared += len(old)
+        if not old and agent_uuid is not None:
+            with pytest.raises(NotFound):
+                await agent_sla(ctx.executor, principal, agent_uuid)
+    if principal.account_type_id in (1, 2):
+        assert compared > 0
