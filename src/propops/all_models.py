@@ -9,6 +9,8 @@ from propops.core import audit  # noqa: F401
 from propops.core.db import Base
 from propops.geo import models as geo_models  # noqa: F401
 from propops.jobs import models as jobs_models  # noqa: F401
+from propops.lookups import models as lookups_models  # noqa: F401
 from propops.notifications import models as notifications_models  # noqa: F401
+from propops.properties import models as properties_models  # noqa: F401
 
 metadata = Base.metadata

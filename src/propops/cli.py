@@ -14,7 +14,10 @@ app = typer.Typer(help="PropOps property-maintenance operations service.", no_ar
 db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
+from propops.contractors.cli import cluster_coverage_grid_cmd  # noqa: E402
 from propops.geo.cli import geo_app  # noqa: E402 - a sub-command group of its own domain
+
+geo_app.command("cluster-coverage-grid")(cluster_coverage_grid_cmd)
 
 app.add_typer(geo_app, name="geo")
 
@@ -164,10 +167,11 @@ def create_user_cmd(
 def issue_token_cmd(email: Annotated[str, typer.Option(help="Account email")]) -> None:
     """Print a new bearer token for an existing, active account."""
     from propops.auth.models import User
-    from propops.auth.service import issue_token, normalise_email
+    from propops.auth.service import issue_token
     from propops.core.context import AppContext
     from propops.core.db import Database
     from propops.core.ratelimit import MemoryRateLimitStore
+    from propops.core.validation import normalise_email
 
     async def run() -> None:
         settings = _settings()

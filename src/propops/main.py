@@ -41,6 +41,7 @@ def _routers() -> list[Any]:
     from propops.certifications.router import router as certifications_router
     from propops.contractors.router import router as contractors_router
     from propops.jobs.router import router as jobs_router
+    from propops.kpis.router import router as kpis_router
     from propops.notifications.router import router as notifications_router
     from propops.properties.router import router as properties_router
 
@@ -51,12 +52,26 @@ def _routers() -> list[Any]:
         jobs_router,
         contractors_router,
         agents_router,
+        kpis_router,
         auth_router,
         properties_router,
         branches_router,
         certifications_router,
         notifications_router,
     ]
+
+
+def install_domain_hooks(ctx: AppContext) -> None:
+    """Wire what lower domains need from higher ones without importing them: the branch admin's
+    agent and open-job counts (``branches.usage``)."""
+    from propops.agents.service import active_agent_counts, sole_branch_agent_counts
+    from propops.branches.usage import BranchUsage, install
+    from propops.jobs.usage import open_job_counts
+
+    install(
+        ctx,
+        BranchUsage(active_agents=active_agent_counts, sole_agents=sole_branch_agent_counts, open_jobs=open_job_counts),
+    )
 
 
 def iter_api_routes(routes: Iterable[Any]) -> Iterator[APIRoute]:
@@ -148,6 +163,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         fast=make_reader(settings.database_url),
     )
     ctx.token_cache = make_token_cache(settings, ctx.fast)
+    install_domain_hooks(ctx)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -10,8 +10,9 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from propops.agents import service
 from propops.agents.models import Agent
+from propops.agents.repository import SLA_VIEW, caller_kind
+from propops.agents.sla import agent_sla
 from propops.auth.models import User
 from propops.auth.service import Principal
 from propops.core.errors import NotFound
@@ -69,9 +70,8 @@ async def test_same_rows_as_the_old_sql_for_every_agent(app: FastAPI, email: str
             (r[0], r[1], r[2], bool(r[3]) if r[3] is not None else None, *r[4:])
             for r in await ctx.read_all(sql, *params)
         ]
-        kind = principal.account_type_id if principal.account_type_id in (1, 2) else None
-        stmt = service._sla_statement(kind, by_uuid=agent_uuid is not None)
-        values: dict[str, Any] = {} if kind == 1 else {"viewer_id": principal.user_id}
+        stmt = SLA_VIEW[(caller_kind(principal), agent_uuid is not None)]
+        values: dict[str, Any] = {"caller_id": principal.user_id}
         if agent_uuid is not None:
             values["agent_uuid"] = agent_uuid
         new = await ctx.executor.committed(stmt, **values)
@@ -79,6 +79,56 @@ async def test_same_rows_as_the_old_sql_for_every_agent(app: FastAPI, email: str
         compared += len(old)
         if not old and agent_uuid is not None:
             with pytest.raises(NotFound):
-                await service.agent_sla(ctx.executor, principal, agent_uuid)
+                await agent_sla(ctx.executor, principal, agent_uuid)
     if principal.account_type_id in (1, 2):
         assert compared > 0
+
+
+async def test_same_rows_as_the_old_sql_on_generated_data(app: FastAPI, admin: Any) -> None:
+    """Generated branches with random SLA rules (generic and per job type) and agents with random
+    primary and shared branches; every caller of the world asks about every agent of it."""
+    import random
+
+    from tests.branches.util import new_agent, new_branch
+    from tests.scopes import build_world
+
+    rng = random.Random(1312)
+    world = await build_world(app, admin)
+    branch_ids = list(world.branches.values())
+    for _ in range(3):
+        branch_ids.append((await new_branch(admin))["ID"])
+    for bid in branch_ids:
+        rules, seen = [], set()
+        for _ in range(rng.randint(0, 6)):
+            key = (rng.choice(["Emergency", "High", "Medium", "Low"]), rng.choice([None, None, 1, 2, 3]))
+            if key in seen:
+                continue
+            seen.add(key)
+            rule: dict[str, Any] = {"priority": key[0], "target_hours": rng.randint(1, 400)}
+            if key[1] is not None:
+                rule["job_type_id"] = key[1]
+            rules.append(rule)
+        r = await admin.put("/api/admin/branches", json={"id": bid, "sla_rules": rules})
+        assert r.status_code == 200, r.text
+    uuids = [a["uuid"] for a in world.agents.values()]
+    for _ in range(4):
+        primary, *shared = rng.sample(branch_ids, rng.randint(1, 4))
+        uuids.append((await new_agent(admin, primary, shared_branch_ids=shared))["uuid"])
+    ctx = app.state.ctx
+    compared = 0
+    for principal in world.callers.values():
+        for agent_uuid in [None, *uuids]:
+            if agent_uuid is None and principal.account_type_id != 2:
+                continue
+            sql, params = _old(principal, agent_uuid)
+            old = [
+                (r[0], r[1], r[2], bool(r[3]) if r[3] is not None else None, *r[4:])
+                for r in await ctx.read_all(sql, *params)
+            ]
+            stmt = SLA_VIEW[(caller_kind(principal), agent_uuid is not None)]
+            values: dict[str, Any] = {"caller_id": principal.user_id}
+            if agent_uuid is not None:
+                values["agent_uuid"] = agent_uuid
+            assert await ctx.executor.committed(stmt, **values) == old, agent_uuid
+            compared += len(old)
+    assert compared > 20

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from propops.branches import service as branch_service
+from propops.branches import csv_import
 from tests.branches.util import new_agent, new_branch, unique_code
 from tests.conftest import AuthedClient, assert_error
 
@@ -119,7 +119,7 @@ class TestDownloadTemplate:
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/csv")
         assert "attachment" in r.headers["content-disposition"]
-        assert r.text.strip().split(",") == branch_service.CSV_COLUMNS
+        assert r.text.strip().split(",") == csv_import.CSV_COLUMNS
 
     async def test_roles(self, client: httpx.AsyncClient, login: Login) -> None:
         assert_error(await client.get("/api/admin/branches?action=download_template"), 401)
@@ -342,15 +342,12 @@ class TestDeleteBranch:
         # idempotent
         assert (await admin.delete("/api/admin/branches", params={"id": b["id"]})).status_code == 200
 
-    async def test_refused_while_jobs_are_open(self, admin: AuthedClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def test_refused_while_jobs_are_open(self, admin: AuthedClient) -> None:
+        from tests.jobs.helpers import new_job, new_property
+
         b = await new_branch(admin)
-
-        async def one_open_job(session: Any, branch_ids: Any) -> dict[int, int]:
-            return dict.fromkeys(branch_ids, 1)
-
-        monkeypatch.setattr(branch_service, "open_job_counts", one_open_job)
-        assert_error(await admin.delete("/api/admin/branches", params={"id": b["id"]}), 409, "open job")
-        monkeypatch.undo()
+        await new_job(admin, await new_property(admin, branch_id=b["id"]))
+        assert_error(await admin.delete("/api/admin/branches", params={"id": b["id"]}), 409, "1 open job")
         data = (await admin.get("/api/admin/branches", params={"action": "get", "id": b["id"]})).json()["data"]
         assert data["is_active"] is True
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from propops.branches.service import CSV_COLUMNS
+from propops.branches.csv_import import CSV_COLUMNS
 from tests.branches.util import unique_code
 from tests.conftest import AuthedClient, assert_error
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from propops.branches.service import open_job_counts
 from propops.jobs import sla
+from propops.jobs.usage import open_job_counts
 
 
 class TestSlaTargetHours:

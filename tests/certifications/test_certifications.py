@@ -453,7 +453,7 @@ class TestFileNames:
         file not yet linked); the atomic publish must then move the loser to the next second."""
         import time
 
-        from propops.certifications.service import _publish_free_name
+        from propops.certifications.files import _publish_free_name
 
         storage = LocalStorage(tmp_path / "certs")
         now = int(time.time())

@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from propops.jobs.models import Property
+from propops.properties.models import Property
 from tests.branches.util import new_agent, new_branch
 from tests.conftest import AuthedClient, assert_error, login_as
 from tests.jobs.helpers import PROPS, new_property, tag

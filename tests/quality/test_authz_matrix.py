@@ -229,6 +229,43 @@ async def test_matrix(app: FastAPI, accounts: Accounts, refs: Refs) -> None:
     assert not mismatches, "\n".join(mismatches)
 
 
+# The seeded staff roles (migration 0010), (finance, manager): Finance reads money (jobs with their
+# budgets and history, agents' SLA) and acts on nothing; Branch Manager runs jobs, properties and
+# agents' branch assignments but creates no logins (no agent or contractor administration).
+SEEDED: dict[tuple[str, str], tuple[int, int]] = {
+    ("GET", "/api/jobs/manage"): (200, 200),
+    ("POST", "/api/jobs/manage"): (403, 400),
+    ("GET", "/api/jobs/case-notes"): (403, 200),
+    ("POST", "/api/jobs/case-notes"): (403, 400),
+    ("POST", "/api/jobs/remedials"): (403, 400),
+    ("GET", "/api/properties/manage"): (403, 200),
+    ("GET", "/api/agents/list"): (200, 200),
+    ("GET", "/api/agents/sla"): (200, 200),
+    ("POST", "/api/agents/branches"): (403, 400),
+    ("GET", "/api/agents/manage"): (403, 403),
+    ("POST", "/api/agents/manage"): (403, 403),
+    ("GET", "/api/contractors/manage"): (403, 403),
+    ("POST", "/api/contractors/manage"): (403, 403),
+    ("POST", "/api/admin/branches"): (403, 403),
+    ("POST", "/api/users/users"): (403, 403),
+}
+
+
+async def test_seeded_staff_roles(accounts: Accounts, refs: Refs) -> None:
+    finance = await login_as(accounts.http, "finance@example.com")
+    manager = await login_as(accounts.http, "manager@example.com")
+    mismatches: list[str] = []
+    for (method, path), wants in SEEDED.items():
+        for who, session, want in (("finance", finance, wants[0]), ("manager", manager, wants[1])):
+            r = await session.request(method, path, **REQUESTS[(method, path)](refs))
+            if r.status_code != want:
+                mismatches.append(f"{method} {path} as {who}: {r.status_code} != {want} {r.text[:160]}")
+    assert not mismatches, "\n".join(mismatches)
+    # suggest_contractors is part of assigning: reading jobs is not enough
+    r = await finance.get("/api/jobs/manage", params={"action": "suggest_contractors", "uuid": refs.job_uuid})
+    assert_error(r, 403)
+
+
 async def test_refusals_happen_before_validation(accounts: Accounts) -> None:
     """A forbidden caller learns nothing about the body: the same 403 for a valid and an invalid body."""
     agent = accounts.sessions["agent"]

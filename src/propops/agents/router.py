@@ -1,4 +1,7 @@
-"""HTTP for agents: list, branch assignments and sharing, SLA view, and staff agent management."""
+"""HTTP for agents: list, branch assignments and sharing, SLA view, and staff agent management.
+
+Performance KPIs (``/api/agents/performance``) are served by ``propops.kpis``: they read jobs.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +9,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
-from propops.agents import performance, service
+from propops.agents import profiles, service, sla
 from propops.agents.schemas import (
     AgentDetail,
     AgentListItem,
     AgentManageRequest,
-    AgentPerformance,
     AgentSla,
     Assignment,
     SharingRequest,
@@ -19,11 +21,11 @@ from propops.agents.schemas import (
 )
 from propops.auth.deps import require
 from propops.auth.service import Principal
-from propops.branches.service import clean_search
 from propops.core.deps import Ctx, DbSession
 from propops.core.envelope import Envelope, ListEnvelope, RawJSONResponse, error_responses, ok, ok_list
 from propops.core.pagination import PageParams
-from propops.core.params import UUID_EXAMPLE, UUID_PATTERN, DayQuery, SearchQuery, UuidQuery
+from propops.core.params import UUID_EXAMPLE, UUID_PATTERN, SearchQuery, UuidQuery
+from propops.core.validation import clean_search
 
 router = APIRouter(tags=["agents"])
 
@@ -123,39 +125,7 @@ async def branches_post(principal: BranchesCaller, session: DbSession, body: Sha
 )
 async def agent_sla(principal: ListCaller, ctx: Ctx, agent_uuid: AgentUuidQuery = None) -> RawJSONResponse:
     """Plain values in the documented shape (only the keys the reply has), sent without re-validation."""
-    return RawJSONResponse(ok(await service.agent_sla(ctx.executor, principal, agent_uuid)))
-
-
-@router.get(
-    "/api/agents/performance",
-    response_model=Envelope[AgentPerformance] | ListEnvelope[AgentPerformance],
-    responses=error_responses(400, 401, 403, 404, 429),
-    summary="Performance KPIs of one agent (agent_uuid) or of every agent the caller may see (paged)",
-    description=(
-        "Jobs belong to an agent by jobs.agent_id; the optional range applies to reported_at (whole UTC "
-        "days, both ends inclusive). Cancelled jobs are excluded. completion_rate = completed / total × 100, "
-        "recall_rate = recalls / total × 100 (1 decimal), open_jobs = total − completed, "
-        "avg_completion_days over completed jobs (null when none). Only jobs in branches the caller may see "
-        "are counted. Without agent_uuid: a list ordered by agent ID, with count and limit/offset paging."
-    ),
-)
-async def agent_performance(
-    principal: ListCaller,
-    session: DbSession,
-    page: PageParams,
-    agent_uuid: Annotated[
-        str | None,
-        Query(pattern=f"^$|{UUID_PATTERN}", examples=[UUID_EXAMPLE], description="Empty or absent: all agents."),
-    ] = None,
-    date_from: DayQuery = None,
-    date_to: DayQuery = None,
-    include_inactive: Annotated[bool, Query(description="All agents: also list deactivated agents.")] = False,
-) -> dict[str, Any]:
-    period = performance.date_range(date_from, date_to)
-    if agent_uuid:  # an empty agent_uuid= means "all", as an empty filter does elsewhere
-        return ok(await performance.agent_performance(session, principal, agent_uuid, period))
-    rows, count = await performance.all_performance(session, principal, page, period, include_inactive=include_inactive)
-    return ok_list(rows, count)
+    return RawJSONResponse(ok(await sla.agent_sla(ctx.executor, principal, agent_uuid)))
 
 
 @router.get(
@@ -171,7 +141,7 @@ async def get_agent(
     agent_uuid: Annotated[str, Query(pattern=UUID_PATTERN, examples=[UUID_EXAMPLE])],
 ) -> dict[str, Any]:
     agent = await service.get_visible_agent(session, principal, agent_uuid)
-    return ok(await service.agent_detail(session, principal, agent))
+    return ok(await profiles.agent_detail(session, principal, agent))
 
 
 @router.post(
@@ -182,13 +152,13 @@ async def get_agent(
 )
 async def manage_agent(principal: ManageCaller, session: DbSession, body: AgentManageRequest) -> dict[str, Any]:
     if body.action == "create":
-        agent = await service.create_agent(session, principal, body)
+        agent = await profiles.create_agent(session, principal, body)
         message = "Agent created"
     elif body.action == "update":
-        agent = await service.update_agent(session, principal, body)
+        agent = await profiles.update_agent(session, principal, body)
         message = "Agent updated"
     else:
         active = body.action == "activate"
-        agent = await service.set_agent_active(session, principal, body.agent_uuid, active)
+        agent = await profiles.set_agent_active(session, principal, body.agent_uuid, active)
         message = "Agent activated" if active else "Agent deactivated"
-    return ok(await service.agent_detail(session, principal, agent), message)
+    return ok(await profiles.agent_detail(session, principal, agent), message)

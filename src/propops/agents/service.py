@@ -1,119 +1,50 @@
-"""Agent logic: branch visibility, agent profiles, branch assignment and sharing, SLA views.
-
-Branch visibility is defined once, in ``visible_branches_select``; every agent-facing query (these
-endpoints now, jobs later) filters through it, either as a SQL subquery
-(``restrict_to_visible_branches``) or as a set of ids (``visible_branch_ids``):
-- staff: every branch (``None``);
-- agent: the branches assigned to them (primary) or shared with them, active or not, so existing
-  work stays visible after a branch is disabled;
-- anyone else (contractors): no branch.
-No HTTP here; never commits.
+"""Agent logic: the caller-scoped look-ups (an agent or a branch, or 404), the agent list, and
+branch assignment and sharing. Profiles are ``agents.profiles``, the SLA view ``agents.sla``; the
+visibility rule and the statements are ``agents.repository``. No HTTP here; never commits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, false, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from propops.agents import repository
 from propops.agents.models import Agent, AgentBranch
-from propops.auth.models import ACCOUNT_AGENT, ACCOUNT_STAFF, STATUS_ACTIVE, User
-from propops.auth.service import Principal, create_user, set_user_active
-from propops.branches import service as branches
+from propops.auth.models import STATUS_ACTIVE, User
+from propops.auth.service import Principal
 from propops.branches.models import Branch
+from propops.branches.service import BRANCH_NOT_FOUND
 from propops.core import audit
 from propops.core.clock import iso
-from propops.core.db import Base
-from propops.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from propops.core.errors import Conflict, InvalidInput, NotFound
 from propops.core.pagination import Page
-from propops.infra.executor import Executor
+from propops.core.validation import check_uuid, like_pattern
 
 AGENT_NOT_FOUND = "Agent not found."
 S = TypeVar("S", bound=Select)  # type: ignore[type-arg]
 
 
-# --- visibility (the one place) ------------------------------------------------------------------
-
-
-def visible_branches_select(principal: Principal) -> Select[int] | None:
-    """SELECT of the branch ids the caller may see, or None for every branch (staff)."""
-    if principal.account_type_id == ACCOUNT_STAFF:
-        return None
-    if principal.account_type_id == ACCOUNT_AGENT:
-        # correlate(None): a self-contained subquery, never tied to the tables of the outer query
-        return (
-            select(AgentBranch.branch_id)
-            .join(Agent, Agent.id == AgentBranch.agent_id)
-            .where(Agent.user_id == principal.user_id)
-            .correlate(None)
-        )
-    return select(Branch.id).where(false()).correlate(None)
-
-
-def visible_branches_sql(principal: Principal, p: Callable[[Any], str]) -> str | None:
-    """``visible_branches_select`` as SQL text for the plain-SQL reads (``p`` binds a value and
-    returns its placeholder), or None for every branch (staff)."""
-    if principal.account_type_id == ACCOUNT_STAFF:
-        return None
-    if principal.account_type_id == ACCOUNT_AGENT:
-        return (
-            "SELECT vb.branch_id FROM agent_branches vb JOIN agents va ON va.id = vb.agent_id "  # noqa: S608 - bound
-            f"WHERE va.user_id = {p(principal.user_id)}"
-        )
-    return "SELECT CAST(NULL AS INTEGER) WHERE 1 = 0"
-
-
-async def visible_branch_ids(session: AsyncSession, principal: Principal) -> set[int] | None:
-    """The caller's visible branch ids (None = all). Read fresh on every call, so a sharing change
-    applies to the very next request."""
-    stmt = visible_branches_select(principal)
-    if stmt is None:
-        return None
-    return set((await session.execute(stmt)).scalars())
-
-
-def branch_visibility_condition(branch_column: Any, principal: Principal) -> ColumnElement[bool] | None:
-    """``branch_column IN (visible branches)``, or None when the caller sees everything."""
-    stmt = visible_branches_select(principal)
-    return None if stmt is None else branch_column.in_(stmt)
-
-
-def restrict_to_visible_branches(stmt: S, branch_column: Any, principal: Principal) -> S:
-    """Apply visibility to a query whose rows belong to ``branch_column`` (one SQL statement)."""
-    condition = branch_visibility_condition(branch_column, principal)
-    return stmt if condition is None else stmt.where(condition)
+# --- caller-scoped look-ups -----------------------------------------------------------------------
 
 
 async def ensure_branch_visible(session: AsyncSession, principal: Principal, branch_id: int) -> Branch:
     """The branch, or the same 404 whether it does not exist or the caller may not see it."""
-    stmt = restrict_to_visible_branches(select(Branch).where(Branch.id == branch_id), Branch.id, principal)
+    stmt = repository.readable_branches(principal).where(Branch.id == branch_id)
     branch = (await session.execute(stmt)).scalar_one_or_none()
     if branch is None:
-        raise NotFound(branches.BRANCH_NOT_FOUND)
+        raise NotFound(BRANCH_NOT_FOUND)
     return branch
-
-
-def agent_visibility_condition(principal: Principal) -> ColumnElement[bool] | None:
-    """An agent is visible when it works at a branch the caller sees (and always to itself)."""
-    visible = visible_branches_select(principal)
-    if visible is None:
-        return None
-    member = aliased(AgentBranch)  # the outer query may already join AgentBranch (primary branch)
-    works_there = exists().where(member.agent_id == Agent.id, member.branch_id.in_(visible))
-    return or_(Agent.user_id == principal.user_id, works_there)
 
 
 async def get_visible_agent(session: AsyncSession, principal: Principal, agent_uuid: str | None) -> Agent:
     if not agent_uuid:
         raise InvalidInput.field("agent_uuid", "is required")
-    stmt = select(Agent).where(Agent.uuid == branches.check_uuid(agent_uuid, "agent_uuid"))
-    condition = agent_visibility_condition(principal)
-    if condition is not None:
-        stmt = stmt.where(condition)
+    stmt = repository.readable_agents(principal).where(Agent.uuid == check_uuid(agent_uuid, "agent_uuid"))
     agent = (await session.execute(stmt)).scalar_one_or_none()
     if agent is None:
         raise NotFound(AGENT_NOT_FOUND)
@@ -121,7 +52,7 @@ async def get_visible_agent(session: AsyncSession, principal: Principal, agent_u
 
 
 async def own_agent(session: AsyncSession, principal: Principal) -> Agent | None:
-    return (await session.execute(select(Agent).where(Agent.user_id == principal.user_id))).scalar_one_or_none()
+    return (await session.execute(repository.own_agent(principal))).scalar_one_or_none()
 
 
 # --- list ---------------------------------------------------------------------------------------
@@ -147,7 +78,7 @@ async def list_agents(
     if not include_inactive:
         conditions.append(User.account_status_id == STATUS_ACTIVE)
     if search and search.strip():
-        pattern = branches.like_pattern(search)
+        pattern = like_pattern(search)
         full_name = func.lower(User.first_name + " " + User.last_name)
         conditions.append(
             or_(
@@ -161,9 +92,9 @@ async def list_agents(
         await ensure_branch_visible(session, principal, branch_id)
         member = aliased(AgentBranch)
         conditions.append(exists().where(member.agent_id == Agent.id, member.branch_id == branch_id))
-    visible = agent_visibility_condition(principal)
-    if visible is not None:
-        conditions.append(visible)
+    readable = repository.agent_readable(principal)
+    if readable is not None:
+        conditions.append(readable)
     base = select(Agent.id).join(User, User.id == Agent.user_id).where(*conditions)
     count = (await session.execute(select(func.count()).select_from(base.subquery()))).scalar_one()
     stmt = _primary_join(
@@ -218,7 +149,8 @@ def _assignments_stmt(principal: Principal) -> Any:
         .join(User, User.id == Agent.user_id)
         .join(Branch, Branch.id == AgentBranch.branch_id)
     )
-    return restrict_to_visible_branches(stmt, AgentBranch.branch_id, principal)
+    visible = repository.in_visible_branches(AgentBranch.branch_id, principal)
+    return stmt if visible is None else stmt.where(visible)
 
 
 def _assignment_row(r: Any) -> dict[str, Any]:
@@ -369,246 +301,34 @@ async def change_sharing(
     }
 
 
-# --- SLA ----------------------------------------------------------------------------------------
+# --- branch usage (counted for the branch admin view, through ``branches.usage``) ------------------
 
 
-def _rule_view(rule: dict[str, Any]) -> dict[str, Any]:
-    view: dict[str, Any] = {"priority_name": rule["priority_name"], "target_hours": rule["target_hours"]}
-    if rule["job_type_name"] is not None:
-        view["job_type_name"] = rule["job_type_name"]
-    return view
-
-
-# The SLA view in one statement (agent, visible assignments, their rules): through the ORM it was
-# three statements and ~5 ms of CPU per request, the costliest read of the load report's mix. One
-# statement per (caller kind, agent chosen by uuid or self), built once; the caller is the bound
-# ``viewer_id``. The order is ``agent_assignments``'s, then ``branches.rules_by_branch``'s.
-_SLA_SHAPES: dict[tuple[int | None, bool], Select] = {}
-
-
-def _viewer_branches(kind: int | None) -> Select | None:
-    """``visible_branches_select`` with the caller as the bound parameter ``viewer_id``."""
-    if kind == ACCOUNT_STAFF:
-        return None
-    if kind == ACCOUNT_AGENT:
-        viewer = aliased(Agent)
-        return (
-            select(AgentBranch.branch_id)
-            .join(viewer, viewer.id == AgentBranch.agent_id)
-            .where(viewer.user_id == bindparam("viewer_id"))
-            .correlate(None)
-        )
-    return select(Branch.id).where(false()).correlate(None)
-
-
-def _sla_statement(kind: int | None, by_uuid: bool) -> Select:
-    stmt = _SLA_SHAPES.get((kind, by_uuid))
-    if stmt is not None:
-        return stmt
-    tables = Base.metadata.tables  # lookups are jobs' tables: by name, so agents imports no jobs module
-    rules, priorities, job_types = tables["sla_rules"], tables["priorities"], tables["job_types"]
-    visible = _viewer_branches(kind)
-    held = aliased(AgentBranch)
-    on = held.agent_id == Agent.id
-    if visible is not None:
-        on = and_(on, held.branch_id.in_(visible))
-    stmt = (
-        select(
-            Agent.uuid,
-            Branch.id,
-            Branch.name,
-            held.is_primary,
-            priorities.c.name,
-            job_types.c.name,
-            rules.c.target_hours,
-        )  # fmt: skip
-        .select_from(Agent)
-        .outerjoin(held, on)
-        .outerjoin(Branch, Branch.id == held.branch_id)
-        .outerjoin(rules, rules.c.branch_id == Branch.id)
-        .outerjoin(priorities, priorities.c.id == rules.c.priority_id)
-        .outerjoin(job_types, job_types.c.id == rules.c.job_type_id)
-        .order_by(
-            held.is_primary.desc(),
-            Branch.name,
-            Branch.id,
-            priorities.c.rank,
-            rules.c.job_type_id.isnot(None),
-            job_types.c.name,
-            rules.c.id,
-        )  # fmt: skip
+def _active_at(branch_ids: Sequence[int]) -> Select[int, int]:
+    return (
+        select(AgentBranch.branch_id, func.count())
+        .join(Agent, Agent.id == AgentBranch.agent_id)
+        .join(User, User.id == Agent.user_id)
+        .where(AgentBranch.branch_id.in_(list(branch_ids)), User.account_status_id == STATUS_ACTIVE)
+        .group_by(AgentBranch.branch_id)
     )
-    if not by_uuid:
-        stmt = stmt.where(Agent.user_id == bindparam("viewer_id"))
-    else:
-        stmt = stmt.where(Agent.uuid == bindparam("agent_uuid"))
-        if visible is not None:
-            member = aliased(AgentBranch)
-            works_there = exists().where(member.agent_id == Agent.id, member.branch_id.in_(visible))
-            stmt = stmt.where(or_(Agent.user_id == bindparam("viewer_id"), works_there))
-    _SLA_SHAPES[(kind, by_uuid)] = stmt
-    return stmt
 
 
-async def agent_sla(executor: Executor, principal: Principal, agent_uuid: str | None) -> dict[str, Any]:
-    """The seed's shape for the primary branch, plus ``branches`` with the rules of each branch the
-    agent may operate on (limited to what the caller may see). An agent may omit agent_uuid. On the
-    committed-row reader (no session)."""
-    kind = principal.account_type_id if principal.account_type_id in (ACCOUNT_STAFF, ACCOUNT_AGENT) else None
-    params: dict[str, Any] = {} if kind == ACCOUNT_STAFF else {"viewer_id": principal.user_id}
-    if not agent_uuid and principal.account_type_id == ACCOUNT_AGENT:
-        stmt = _sla_statement(kind, by_uuid=False)
-    elif not agent_uuid:
-        raise InvalidInput.field("agent_uuid", "is required")
-    else:
-        stmt = _sla_statement(kind, by_uuid=True)
-        params["agent_uuid"] = branches.check_uuid(agent_uuid, "agent_uuid")
-    rows = await executor.committed(stmt, **params)
-    if not rows:
-        raise NotFound(AGENT_NOT_FOUND)
-    out_branches: list[dict[str, Any]] = []
-    for _uuid, branch_id, branch_name, is_primary, priority_name, job_type_name, hours in rows:
-        if branch_id is None:
-            continue
-        if not out_branches or out_branches[-1]["branch_id"] != branch_id:
-            out_branches.append(
-                {"branch_id": branch_id, "branch_name": branch_name, "is_primary": bool(is_primary), "sla_rules": []}
-            )
-        if priority_name is not None:
-            out_branches[-1]["sla_rules"].append(
-                _rule_view({"priority_name": priority_name, "job_type_name": job_type_name, "target_hours": hours})
-            )
-    primary = next((b for b in out_branches if b["is_primary"]), None)
-    return {
-        "agent_uuid": rows[0][0],
-        "branch_name": primary["branch_name"] if primary else None,
-        "sla_rules": primary["sla_rules"] if primary else [],
-        "branches": out_branches,
-    }
+async def active_agent_counts(session: AsyncSession, branch_ids: Sequence[int]) -> dict[int, int]:
+    """Active agents assigned to or sharing each branch (missing ids: 0), one grouped query."""
+    counts = dict.fromkeys(branch_ids, 0)
+    if counts:
+        for branch_id, count in await session.execute(_active_at(list(counts))):
+            counts[int(branch_id)] = int(count)
+    return counts
 
 
-# --- profiles -----------------------------------------------------------------------------------
-
-
-def _require_staff(principal: Principal) -> None:
-    if principal.account_type_id != ACCOUNT_STAFF:
-        raise Forbidden()
-
-
-async def agent_detail(session: AsyncSession, principal: Principal, agent: Agent) -> dict[str, Any]:
-    user = await session.get_one(User, agent.user_id)
-    assignments = await agent_assignments(session, principal, agent)
-    primary = next((a for a in assignments if a["is_primary"]), None)
-    return {
-        "ID": agent.id,
-        "uuid": agent.uuid,
-        "user_uuid": user.uuid,
-        "first_name": user.first_name,
-        "last_name": user.last_name,
-        "email": user.email,
-        "phone": user.phone,
-        "company_name": agent.company_name,
-        "branch_id": primary["branch_id"] if primary else None,
-        "branch_name": primary["branch_name"] if primary else None,
-        "is_active": user.account_status_id == STATUS_ACTIVE,
-        "created_at": iso(agent.created_at),
-        "branches": assignments,
-    }
-
-
-def _name(value: str | None, field: str) -> str:
-    cleaned = branches.clean_text(value, field, 100, required=True)
-    assert cleaned is not None
-    return cleaned
-
-
-async def create_agent(session: AsyncSession, principal: Principal, body: Any) -> Agent:
-    """The login (Agent account type and role) and the profile, with a primary branch, in one go."""
-    _require_staff(principal)
-    missing = [f for f in ("email", "password", "first_name", "last_name", "branch_id") if getattr(body, f) is None]
-    if missing:
-        raise InvalidInput(
-            f"Invalid or missing required parameter: {', '.join(missing)}",
-            errors=[{"field": f, "message": "is required for action=create"} for f in missing],
-        )
-    first, last = _name(body.first_name, "first_name"), _name(body.last_name, "last_name")
-    phone = branches.clean_phone(body.phone)
-    company = branches.clean_text(body.company_name, "company_name", 200)
-    primary = await ensure_branch_visible(session, principal, body.branch_id)
-    shared = [await ensure_branch_visible(session, principal, b) for b in dict.fromkeys(body.shared_branch_ids or [])]
-    user = await create_user(
-        session,
-        email=branches.clean_email(body.email, required=True) or "",
-        password=body.password,
-        account_type_id=ACCOUNT_AGENT,
-        first_name=first,
-        last_name=last,
-        phone=phone,
-        actor_id=principal.user_id,
-    )
-    agent = Agent(user_id=user.id, company_name=company)
-    session.add(agent)
-    await session.flush()
-    await assign_branch(session, agent, primary, make_primary=True, actor_id=principal.user_id)
-    for branch in shared:
-        await assign_branch(session, agent, branch, actor_id=principal.user_id)
-    await audit.record(
-        session,
-        user_id=principal.user_id,
-        action="create",
-        entity="agent",
-        entity_id=agent.id,
-        after={"uuid": agent.uuid},
-    )
-    return agent
-
-
-async def update_agent(session: AsyncSession, principal: Principal, body: Any) -> Agent:
-    """Only the fields sent change; ``branch_id`` makes that branch the primary one."""
-    _require_staff(principal)
-    agent = await get_visible_agent(session, principal, body.agent_uuid)
-    user = await session.get_one(User, agent.user_id)
-    sent = body.model_fields_set
-    before = {"first_name": user.first_name, "last_name": user.last_name, "email": user.email, "phone": user.phone}
-    if "first_name" in sent:
-        user.first_name = _name(body.first_name, "first_name")
-    if "last_name" in sent:
-        user.last_name = _name(body.last_name, "last_name")
-    if "phone" in sent:
-        user.phone = branches.clean_phone(body.phone)
-    if "company_name" in sent:
-        agent.company_name = branches.clean_text(body.company_name, "company_name", 200)
-    if "email" in sent:
-        email = branches.clean_email(body.email, required=True) or ""
-        taken = (await session.execute(select(User.id).where(User.email == email, User.id != user.id))).first()
-        if taken:
-            raise Conflict(
-                "An account with this email already exists.", errors=[{"field": "email", "message": "already in use"}]
-            )
-        user.email = email
-    if "password" in sent and body.password is not None:
-        raise InvalidInput.field("password", "cannot be changed here; use the password reset flow")
-    if body.branch_id is not None:
-        branch = await ensure_branch_visible(session, principal, body.branch_id)
-        await assign_branch(session, agent, branch, make_primary=True, actor_id=principal.user_id)
-    await session.flush()
-    await audit.record(
-        session,
-        user_id=principal.user_id,
-        action="update",
-        entity="agent",
-        entity_id=agent.id,
-        before=before,
-        after={"first_name": user.first_name, "last_name": user.last_name, "email": user.email, "phone": user.phone},
-    )
-    return agent
-
-
-async def set_agent_active(session: AsyncSession, principal: Principal, agent_uuid: str | None, active: bool) -> Agent:
-    """Deactivation disables the login and revokes its sessions; history and assignments stay."""
-    _require_staff(principal)
-    agent = await get_visible_agent(session, principal, agent_uuid)
-    user = await session.get_one(User, agent.user_id)
-    if user.is_active != active:
-        await set_user_active(session, user, active, actor_id=principal.user_id)
-    return agent
+async def sole_branch_agent_counts(session: AsyncSession, branch_ids: Sequence[int]) -> dict[int, int]:
+    """Active agents for whom the branch is the only one they may operate on (missing ids: 0)."""
+    counts = dict.fromkeys(branch_ids, 0)
+    if counts:
+        other = aliased(AgentBranch)
+        alone = ~exists().where(and_(other.agent_id == AgentBranch.agent_id, other.branch_id != AgentBranch.branch_id))
+        for branch_id, count in await session.execute(_active_at(list(counts)).where(alone)):
+            counts[int(branch_id)] = int(count)
+    return counts

@@ -78,9 +78,14 @@ class User(UUIDMixin, TimestampMixin, Base):
 
 
 class ApiToken(Base):
-    """A session. Only the keyed hash of the bearer token is stored."""
+    """A session. Only the keyed hash of the bearer token is stored.
+
+    A password login (or an operator-issued token) is a root; a session minted from another one
+    (``mobile-auth validate_token``) is its child, never outlives it and ends with it.
+    """
 
     __tablename__ = "api_tokens"
+    __table_args__ = (Index("ix_api_tokens_user_id_created_at", "user_id", "created_at"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -93,6 +98,10 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    parent_token_id: Mapped[int | None] = mapped_column(
+        ForeignKey("api_tokens.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    depth: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class LoginFailure(Base):

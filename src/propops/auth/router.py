@@ -56,7 +56,7 @@ async def login(body: schemas.LoginRequest, request: Request, ctx: Ctx) -> dict[
 )
 async def logout(principal: CurrentUser, session: DbSession) -> dict[str, Any]:
     """Takes no body: the CSRF token may come as JSON, form field or header."""
-    await service.revoke_session(session, principal.token_id)
+    await service.revoke_session(session, principal.token_id, user_id=principal.user_id)
     return {"success": True, "message": "Logged out"}
 
 
@@ -88,13 +88,15 @@ async def csrf(principal: CurrentUser, ctx: Ctx) -> dict[str, Any]:
 async def mobile_auth(
     body: schemas.MobileAuthRequest, request: Request, ctx: Ctx, session: DbSession
 ) -> dict[str, Any]:
-    """``validate_token`` exchanges a valid token for a 365-day mobile session (no CSRF: no session
-    exists yet); ``logout`` is an ordinary authenticated write and so needs bearer and CSRF."""
+    """``validate_token`` exchanges a valid token for a mobile session that is its child (no CSRF:
+    no session exists yet): it expires no later than the token's session and ends with it, at most
+    ``PROPOPS_MOBILE_MINT_PER_HOUR`` per account (429), five levels deep (403). ``logout`` is an
+    ordinary authenticated write and so needs bearer and CSRF; it ends the session's children too."""
     if isinstance(body, schemas.MobileLogoutRequest):
         principal = await authenticate_request(request, ctx)
         if not principal.has("api.security.mobile_auth.use"):
             raise Forbidden()
-        await service.revoke_session(session, principal.token_id)
+        await service.revoke_session(session, principal.token_id, user_id=principal.user_id)
         return {"success": True, "message": "Logged out"}
     raw, principal, user = await service.mobile_session(
         session,

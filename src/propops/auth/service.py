@@ -9,7 +9,6 @@ moves, so a revoked token or a revoked permission fails on its next request in e
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,7 +33,7 @@ from propops.auth.models import (
 from propops.core import audit
 from propops.core.clock import as_utc, iso, utcnow
 from propops.core.context import AppContext
-from propops.core.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unauthorized
+from propops.core.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests, Unauthorized
 from propops.core.security import (
     csrf_token_for,
     hash_password,
@@ -42,11 +41,9 @@ from propops.core.security import (
     token_hash,
     verify_password,
 )
+from propops.core.validation import normalise_email, validate_email
 
 EPOCH_KEY = "permissions_epoch"
-EMAIL_RE = re.compile(
-    r"^[^@\s<>\"\x00-\x1f\x7f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]{1,63})+$"
-)
 BAD_CREDENTIALS = "Invalid email or password."
 
 
@@ -72,17 +69,6 @@ class Principal:
 
     def has(self, key: str) -> bool:
         return key in self.permissions
-
-
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
-
-
-def validate_email(email: str, field_name: str = "email") -> str:
-    value = normalise_email(email)
-    if len(value) > 254 or not EMAIL_RE.match(value):
-        raise InvalidInput.field(field_name, "must be a valid email address")
-    return value
 
 
 def validate_password(password: str) -> str:
@@ -261,14 +247,18 @@ async def _issue(
     platform: str | None = None,
     device_type: str | None = None,
     app_version: str | None = None,
+    parent: ApiToken | None = None,
+    expires_at: datetime | None = None,
 ) -> tuple[str, ApiToken]:
     raw = new_token()
     hours = ctx.settings.mobile_token_lifetime_hours if kind == "mobile" else ctx.settings.token_lifetime_hours
     token = ApiToken(
+        parent_token_id=None if parent is None else parent.id,
+        depth=0 if parent is None else parent.depth + 1,
         user_id=user.id,
         token_hash=token_hash(ctx.settings.secret_key, raw),
         kind=kind,
-        expires_at=utcnow() + timedelta(hours=hours),
+        expires_at=expires_at or utcnow() + timedelta(hours=hours),
         ip_address=ip,
         user_agent=(user_agent or "")[:255] or None,
         platform=platform,
@@ -286,10 +276,41 @@ async def issue_token(
     return await _issue(session, ctx, user, kind=kind, **meta)
 
 
-async def revoke_session(session: AsyncSession, token_id: int) -> None:
+async def revoke_session(session: AsyncSession, token_id: int, *, user_id: int | None = None) -> int:
+    """Revoke a session and every session minted from it, in the caller's transaction; returns how
+    many descendants were revoked.
+
+    One UPDATE per level rather than one recursive statement: each statement sees the rows
+    committed before it started, and the first one locks the session's row, so a child minted
+    concurrently (``mobile_session`` locks the parent first) is either committed before the next
+    level is read or sees its parent revoked. Depth is bounded by ``MAX_SESSION_DEPTH``."""
+    now = utcnow()
     await session.execute(
-        update(ApiToken).where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow())
+        update(ApiToken).where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None)).values(revoked_at=now)
     )
+    level, descendants = [token_id], 0
+    for _ in range(MAX_SESSION_DEPTH):
+        result = await session.execute(
+            update(ApiToken)
+            .where(ApiToken.parent_token_id.in_(level))
+            .values(revoked_at=func.coalesce(ApiToken.revoked_at, now))
+            .returning(ApiToken.id)
+            .execution_options(synchronize_session=False)
+        )
+        level = list(result.scalars())
+        if not level:
+            break
+        descendants += len(level)
+    if descendants:
+        await audit.record(
+            session,
+            user_id=user_id,
+            action="revoke_descendants",
+            entity="api_token",
+            entity_id=token_id,
+            after={"revoked": descendants},
+        )
+    return descendants
 
 
 async def revoke_all_sessions(session: AsyncSession, user_id: int) -> int:
@@ -297,6 +318,11 @@ async def revoke_all_sessions(session: AsyncSession, user_id: int) -> int:
         update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow())
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+MAX_SESSION_DEPTH = 5
+"""A password login is depth 0; sessions minted from sessions stop at this depth."""
+MINT_WINDOW = timedelta(hours=1)
 
 
 async def mobile_session(
@@ -309,17 +335,84 @@ async def mobile_session(
     app_version: str | None,
     ip: str | None,
 ) -> tuple[str, Principal, User]:
+    """Mint a child of the presented session: it expires no later than its parent, ends with it
+    (``revoke_session``), is limited per account per hour and is audited.
+
+    Order matters for concurrent logouts and mints. PostgreSQL: the account row and then the parent
+    row are locked (``FOR NO KEY UPDATE``) before the insert, so a logout either committed first
+    (the parent is seen revoked) or waits and then revokes the new child. SQLite serialises writers
+    but reads outside a write: the parent and the hourly count are re-read after the INSERT, which
+    holds the write lock, so they are current."""
     principal = await authenticate_token(ctx, raw_token)
     if not principal.has("api.security.mobile_auth.use"):
         raise Unauthorized("This account may not open mobile sessions.")
+    await session.execute(select(User.id).where(User.id == principal.user_id).with_for_update(key_share=True))
+    parent = (
+        await session.execute(select(ApiToken).where(ApiToken.id == principal.token_id).with_for_update(key_share=True))
+    ).scalar_one()
+    _check_parent(parent.revoked_at, parent.expires_at)
+    if parent.depth >= MAX_SESSION_DEPTH:
+        raise Forbidden(
+            f"Sessions may be opened from sessions at most {MAX_SESSION_DEPTH} levels deep; log in with your password."
+        )
     user = await session.get_one(User, principal.user_id)
+    lifetime = utcnow() + timedelta(hours=ctx.settings.mobile_token_lifetime_hours)
     raw, token = await _issue(
-        session, ctx, user, kind="mobile", ip=ip, platform=platform, device_type=device_type, app_version=app_version
+        session,
+        ctx,
+        user,
+        kind="mobile",
+        ip=ip,
+        platform=platform,
+        device_type=device_type,
+        app_version=app_version,
+        parent=parent,
+        expires_at=min(lifetime, as_utc(parent.expires_at)),
+    )
+    state = (
+        await session.execute(select(ApiToken.revoked_at, ApiToken.expires_at).where(ApiToken.id == parent.id))
+    ).one()
+    _check_parent(state[0], state[1])
+    since = utcnow() - MINT_WINDOW
+    minted, oldest = (
+        await session.execute(
+            select(func.count(), func.min(ApiToken.created_at)).where(
+                ApiToken.user_id == user.id, ApiToken.created_at > since, ApiToken.parent_token_id.is_not(None)
+            )
+        )
+    ).one()
+    limit = ctx.settings.mobile_mint_per_hour
+    if minted > limit:  # the new row is counted: the transaction rolls back and nothing is minted
+        retry = int((as_utc(oldest) + MINT_WINDOW - utcnow()).total_seconds()) + 1
+        raise TooManyRequests(
+            f"At most {limit} sessions may be opened from existing sessions per hour.",
+            headers={"Retry-After": str(max(1, retry))},
+        )
+    await audit.record(
+        session,
+        user_id=user.id,
+        action="mint_session",
+        entity="api_token",
+        entity_id=token.id,
+        after={
+            "parent_token_id": parent.id,
+            "depth": token.depth,
+            "expires_at": iso(token.expires_at),
+            "platform": platform,
+            "ip_address": ip,
+        },
     )
     new_principal = Principal(
         **{**principal.__dict__, "token_id": token.id, "session_hash": token.token_hash, "cache": {}}
     )
     return raw, new_principal, user
+
+
+def _check_parent(revoked_at: datetime | None, expires_at: datetime) -> None:
+    if revoked_at is not None:
+        raise Unauthorized("This session has been revoked. Please log in again.")
+    if as_utc(expires_at) <= utcnow():
+        raise Unauthorized("This session has expired. Please log in again.")
 
 
 # --- users --------------------------------------------------------------------------------------

@@ -17,13 +17,15 @@ from starlette.datastructures import UploadFile
 from propops.auth.deps import require
 from propops.auth.models import ACCOUNT_STAFF
 from propops.auth.service import Principal
-from propops.branches import service
+from propops.branches import csv_import, service
 from propops.branches.schemas import BranchCreate, BranchRead, BranchRef, BranchUpdate, ImportResult
+from propops.branches.usage import BranchUsage, Usage
 from propops.core.deps import DbSession
 from propops.core.envelope import Envelope, ListEnvelope, error_responses, ok, ok_list
 from propops.core.errors import Forbidden, InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from propops.core.pagination import PageParams, require_action
 from propops.core.params import SearchQuery, UuidQuery
+from propops.core.validation import clean_search
 
 router = APIRouter(tags=["admin: branches"])
 
@@ -54,6 +56,7 @@ def _staff(principal: Principal) -> Principal:
 async def get_branches(
     principal: Admin,
     session: DbSession,
+    usage: Usage,
     page: PageParams,
     action: Annotated[
         Literal["list", "get", "download_template"], Query(description="list (default) | get | download_template")
@@ -66,14 +69,14 @@ async def get_branches(
     _staff(principal)
     if action == "download_template":
         return Response(
-            service.csv_template(),
+            csv_import.csv_template(),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="branches_import_template.csv"'},
         )
     if action == "get":
         branch = await service.get_branch(session, branch_id=id, uuid=uuid)
-        return ok(await service.branch_detail(session, branch))
-    rows, count = await service.list_branches(session, page, search=service.clean_search(search), is_active=is_active)
+        return ok(await service.branch_detail(session, usage, branch))
+    rows, count = await service.list_branches(session, usage, page, search=clean_search(search), is_active=is_active)
     return ok_list(rows, count)
 
 
@@ -108,9 +111,9 @@ async def _json_body(request: Request) -> dict[str, Any]:
 
 async def _read_upload(upload: UploadFile) -> bytes:
     """Read at most one byte past the cap, so a huge file is refused without being held in memory."""
-    data = await upload.read(service.CSV_MAX_BYTES + 1)
-    if len(data) > service.CSV_MAX_BYTES:
-        raise PayloadTooLarge(f"csv_file is larger than {service.CSV_MAX_BYTES // 1024} KB.")
+    data = await upload.read(csv_import.CSV_MAX_BYTES + 1)
+    if len(data) > csv_import.CSV_MAX_BYTES:
+        raise PayloadTooLarge(f"csv_file is larger than {csv_import.CSV_MAX_BYTES // 1024} KB.")
     return data
 
 
@@ -121,7 +124,7 @@ async def _read_upload(upload: UploadFile) -> bytes:
     openapi_extra={"requestBody": _CREATE_SCHEMA},
     summary="Create a branch (JSON) or bulk-import branches from CSV (multipart, action=bulk_import)",
 )
-async def post_branches(principal: Admin, session: DbSession, request: Request) -> dict[str, Any]:
+async def post_branches(principal: Admin, session: DbSession, usage: Usage, request: Request) -> dict[str, Any]:
     """One path, two bodies (as the reference documents): JSON creates one branch; multipart with
     ``action=bulk_import`` (alias ``import_csv``) and ``csv_file`` imports all rows or none."""
     _staff(principal)
@@ -133,7 +136,7 @@ async def post_branches(principal: Admin, session: DbSession, request: Request) 
         upload = form.get("csv_file")
         if not isinstance(upload, UploadFile):
             raise InvalidInput.field("csv_file", "is required (a CSV file)")
-        result = await service.bulk_import(session, await _read_upload(upload), actor_id=principal.user_id)
+        result = await csv_import.bulk_import(session, await _read_upload(upload), actor_id=principal.user_id)
         return ok(result, f"{result['imported']} branch(es) imported")
     if not content_type.startswith("application/json"):
         raise UnsupportedMediaType("Send JSON to create a branch, or multipart/form-data with csv_file to import.")
@@ -145,7 +148,7 @@ async def post_branches(principal: Admin, session: DbSession, request: Request) 
     except ValidationError as exc:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
     branch = await service.create_branch(session, body, actor_id=principal.user_id)
-    return ok(await service.branch_detail(session, branch), "Branch created")
+    return ok(await service.branch_detail(session, usage, branch), "Branch created")
 
 
 @router.put(
@@ -154,10 +157,10 @@ async def post_branches(principal: Admin, session: DbSession, request: Request) 
     responses=error_responses(400, 401, 403, 404, 409, 429),
     summary="Update branch details and SLA configuration",
 )
-async def put_branches(principal: Admin, session: DbSession, body: BranchUpdate) -> dict[str, Any]:
+async def put_branches(principal: Admin, session: DbSession, usage: Usage, body: BranchUpdate) -> dict[str, Any]:
     _staff(principal)
     branch = await service.update_branch(session, body, actor_id=principal.user_id)
-    return ok(await service.branch_detail(session, branch), "Branch updated")
+    return ok(await service.branch_detail(session, usage, branch), "Branch updated")
 
 
 @router.delete(
@@ -169,6 +172,7 @@ async def put_branches(principal: Admin, session: DbSession, body: BranchUpdate)
 async def delete_branches(
     principal: Admin,
     session: DbSession,
+    usage: Usage,
     id: IdQuery = None,
     branch_id: IdQuery = None,
     uuid: UuidQuery = None,
@@ -178,17 +182,19 @@ async def delete_branches(
     ref_id = id or branch_id or (body.branch_id or body.id if body else None)
     ref_uuid = uuid or (body.uuid if body else None)
     branch = await service.get_branch(session, branch_id=ref_id, uuid=ref_uuid, for_update=True)
-    branch = await service.delete_branch(session, branch, actor_id=principal.user_id)
-    return ok(await service.branch_detail(session, branch), "Branch removed (disabled)")
+    branch = await service.delete_branch(session, usage, branch, actor_id=principal.user_id)
+    return ok(await service.branch_detail(session, usage, branch), "Branch removed (disabled)")
 
 
-async def _toggle(principal: Principal, session: DbSession, body: BranchRef, active: bool) -> dict[str, Any]:
+async def _toggle(
+    principal: Principal, session: DbSession, usage: BranchUsage, body: BranchRef, active: bool
+) -> dict[str, Any]:
     _staff(principal)
     branch = await service.get_branch(
         session, branch_id=body.branch_id if body.branch_id is not None else body.id, uuid=body.uuid, for_update=True
     )
     branch = await service.set_branch_active(session, branch, active, actor_id=principal.user_id)
-    return ok(await service.branch_detail(session, branch), "Branch enabled" if active else "Branch disabled")
+    return ok(await service.branch_detail(session, usage, branch), "Branch enabled" if active else "Branch disabled")
 
 
 @router.post(
@@ -198,9 +204,12 @@ async def _toggle(principal: Principal, session: DbSession, body: BranchRef, act
     summary="Re-enable a disabled branch",
 )
 async def enable_branch(
-    principal: Annotated[Principal, require("api.admin.enable_branch.manage")], session: DbSession, body: BranchRef
+    principal: Annotated[Principal, require("api.admin.enable_branch.manage")],
+    session: DbSession,
+    usage: Usage,
+    body: BranchRef,
 ) -> dict[str, Any]:
-    return await _toggle(principal, session, body, True)
+    return await _toggle(principal, session, usage, body, True)
 
 
 @router.post(
@@ -210,6 +219,9 @@ async def enable_branch(
     summary="Disable a branch: existing jobs are kept, no new work can be assigned to it",
 )
 async def disable_branch(
-    principal: Annotated[Principal, require("api.admin.disable_branch.manage")], session: DbSession, body: BranchRef
+    principal: Annotated[Principal, require("api.admin.disable_branch.manage")],
+    session: DbSession,
+    usage: Usage,
+    body: BranchRef,
 ) -> dict[str, Any]:
-    return await _toggle(principal, session, body, False)
+    return await _toggle(principal, session, usage, body, False)

@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from propops.contractors.models import Trade
 from propops.core.clock import utcnow
 from propops.core.db import Base, TimestampMixin, UUIDMixin
+from propops.lookups.models import Trade
 
 
 class CertificationType(TimestampMixin, Base):

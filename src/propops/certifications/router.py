@@ -21,7 +21,7 @@ from starlette.types import Message
 
 from propops.auth.deps import require
 from propops.auth.service import Principal
-from propops.certifications import service
+from propops.certifications import catalogue, files, service
 from propops.certifications.filetypes import CONTENT_TYPES
 from propops.certifications.schemas import (
     CertificationDeleted,
@@ -178,14 +178,14 @@ async def download(
     file: Annotated[
         str,
         Query(
-            pattern=f"^{service.FILE_RE.pattern}$",
-            max_length=service.MAX_FILE_PARAM,
+            pattern=f"^{files.FILE_RE.pattern}$",
+            max_length=files.MAX_FILE_PARAM,
             description="cert_{id}_{id}_{id}.{ext}",
             examples=[EXAMPLE_FILE],
         ),
     ],
 ) -> Response:
-    cert = await service.find_download(session, principal, file)
+    cert = await files.find_download(session, principal, file)
     storage = storage_for(ctx)
     chunks = storage.open(cert.file_name)
     try:
@@ -195,7 +195,7 @@ async def download(
         if cert.size_bytes == 0:
             first = b""
         else:
-            raise NotFound(service.NOT_FOUND) from None
+            raise NotFound(files.NOT_FOUND) from None
 
     async def body() -> AsyncIterator[bytes]:
         try:
@@ -235,7 +235,7 @@ async def upload_or_delete(
     _check_form(form)
     storage = storage_for(ctx)
     if action == "delete":
-        deleted = await service.delete_certification(
+        deleted = await files.delete_certification(
             session,
             storage,
             principal,
@@ -246,7 +246,7 @@ async def upload_or_delete(
         )
         return ok(deleted, "Certification deleted")
     upload = form.get("file")
-    created = await service.upload_certification(
+    created = await files.upload_certification(
         session,
         storage,
         ctx.settings,
@@ -317,7 +317,7 @@ async def compliance(
 async def list_types(
     session: DbSession, include_inactive: Annotated[bool, Query(description="Also retired types")] = False
 ) -> dict[str, Any]:
-    return ok(await service.list_types(session, include_inactive=include_inactive))
+    return ok(await catalogue.list_types(session, include_inactive=include_inactive))
 
 
 @router.post(
@@ -331,10 +331,10 @@ async def write_type(
 ) -> dict[str, Any]:
     data = body.model_dump(exclude_unset=True, exclude={"csrf_token", "action", "id"})
     if body.action == "create":
-        return ok(await service.create_type(session, principal.user_id, data), "Certification type created")
+        return ok(await catalogue.create_type(session, principal.user_id, data), "Certification type created")
     if body.id is None:
         raise InvalidInput.field("id", "is required")
     if body.action == "update":
-        return ok(await service.update_type(session, principal.user_id, body.id, data), "Certification type updated")
-    await service.delete_type(session, principal.user_id, body.id)
+        return ok(await catalogue.update_type(session, principal.user_id, body.id, data), "Certification type updated")
+    await catalogue.delete_type(session, principal.user_id, body.id)
     return {"success": True, "message": "Certification type deleted"}

@@ -1,4 +1,4 @@
-"""Contractor tables. Trades are a seeded lookup (the seed's five, ids 1-5).
+"""Contractor tables. Trades are a shared lookup (``propops.lookups.models.Trade``).
 
 Coverage is stored three ways, each for a reason: ``coverage_geojson`` is what the API returns,
 ``coverage_wkb`` is the whole area for Shapely, and the bbox columns plus ``contractor_coverage_cells``
@@ -14,15 +14,10 @@ from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, LargeBinary, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from propops.core.db import Base, TimestampMixin, UUIDMixin
+from propops.lookups.models import Trade
 
 COVERAGE_RADIUS, COVERAGE_ISOCHRONE, COVERAGE_DRAWN = "radius", "isochrone", "drawn"
 COVERAGE_SOURCES = (COVERAGE_RADIUS, COVERAGE_ISOCHRONE, COVERAGE_DRAWN)
-
-
-class Trade(Base):
-    __tablename__ = "trades"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(80), unique=True)
 
 
 class ContractorTrade(Base):

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from propops.auth.deps import require
 from propops.auth.service import Principal
 from propops.contractors import coverage as cov
-from propops.contractors import service
+from propops.contractors import listing, service
 from propops.contractors.schemas import (
     ContractorCoverageRead,
     ContractorDetail,
@@ -25,8 +25,10 @@ from propops.core.envelope import Envelope, ListEnvelope, RawJSONResponse, error
 from propops.core.errors import InvalidInput
 from propops.core.pagination import MAX_INT32, PageParams
 from propops.core.params import PostcodeQuery
+from propops.core.validation import MAX_SEARCH
 from propops.geo.geocoder import geocode, make_geocoder
 from propops.geo.isochrone import make_isochrone_provider
+from propops.lookups import service as lookups
 
 router = APIRouter(tags=["contractors"])
 
@@ -42,7 +44,7 @@ LIST_ERRORS = error_responses(400, 401, 403, 429)
 )
 async def trades(ctx: Ctx) -> JSONResponse:
     """A hot lookup: on the committed-row reader, returned pre-serialised."""
-    return JSONResponse(ok(await service.list_trades(ctx)))
+    return JSONResponse(ok(await lookups.list_trades(ctx)))
 
 
 async def _filters(
@@ -53,14 +55,14 @@ async def _filters(
     postcode: str | None,
     max_distance_km: float | None,
     max_travel_minutes: int | None,
-) -> service.ListFilters:
+) -> listing.ListFilters:
     """Shapes and ranges are checked by the schema; what is left is postcode existence and the
     rule that a distance needs a postcode to measure from."""
     term = ((search if search not in (None, "") else name) or "").strip() or None
     point = await geocode(make_geocoder(ctx), postcode) if postcode not in (None, "") else None
     if max_distance_km is not None and point is None:
         raise InvalidInput.field("max_distance_km", "needs a postcode to measure from")
-    return service.ListFilters(
+    return listing.ListFilters(
         search=term,
         trade_id=trade_id,
         point=point,
@@ -71,9 +73,9 @@ async def _filters(
 
 Search = Annotated[
     str | None,
-    Query(max_length=service.MAX_SEARCH, description="Name filter (first, last, full or company name)."),
+    Query(max_length=MAX_SEARCH, description="Name filter (first, last, full or company name)."),
 ]
-Name = Annotated[str | None, Query(max_length=service.MAX_SEARCH, description="Alias of `search`.")]
+Name = Annotated[str | None, Query(max_length=MAX_SEARCH, description="Alias of `search`.")]
 TradeId = Annotated[int | None, Query(ge=1, le=MAX_INT32, description="Trade id from /api/contractors/trades.")]
 MaxDistance = Annotated[
     float | None, Query(gt=0, le=1000, description="Straight line from the base in km (needs postcode).")
@@ -105,7 +107,7 @@ async def list_contractors(
 ) -> RawJSONResponse:
     """The coverage search, a hot path: rows are plain values, sent without ``jsonable_encoder``."""
     f = await _filters(ctx, search, name, trade_id, postcode, max_distance_km, max_travel_minutes)
-    rows, count = await service.list_contractors(db, f, page, executor=ctx.executor)
+    rows, count = await listing.list_contractors(db, f, page, executor=ctx.executor)
     return RawJSONResponse(ok_list(rows, count))
 
 
@@ -137,9 +139,9 @@ async def list_with_coverage(
     format: Annotated[Literal["json", "geojson"], Query(description="`json` (default) or `geojson`.")] = "json",
 ) -> Any:
     f = await _filters(ctx, search, name, trade_id, postcode, max_distance_km, max_travel_minutes)
-    rows, count = await service.list_contractors(db, f, page, with_coverage=True, executor=ctx.executor)
+    rows, count = await listing.list_contractors(db, f, page, with_coverage=True, executor=ctx.executor)
     if format == "geojson":
-        return JSONResponse(service.feature_collection(rows, count), media_type="application/geo+json")
+        return JSONResponse(listing.feature_collection(rows, count), media_type="application/geo+json")
     return ok_list(rows, count)
 
 
@@ -166,15 +168,15 @@ def _spec(c: CoverageIn | None) -> cov.CoverageSpec | None:
     "/api/contractors/manage",
     response_model=Envelope[ContractorDetail],
     responses=error_responses(400, 401, 403, 404, 429),
-    dependencies=[require("api.contractors.manage.manage")],
     summary="Read one contractor (any status) with trades and coverage",
 )
 async def manage_get(
     db: DbSession,
+    principal: Annotated[Principal, require("api.contractors.manage.manage")],
     action: Annotated[Literal["get"], Query(description="Must be `get`.")],
     uuid: Annotated[str, Query(min_length=1, max_length=64, description="Unknown or malformed: 404.")],
 ) -> dict[str, Any]:
-    return ok(await service.detail(db, await service.get_by_uuid(db, uuid)))
+    return ok(await service.detail(db, await service.get_by_uuid(db, principal, uuid)))
 
 
 @router.post(
@@ -204,7 +206,7 @@ async def manage_post(
         return ok(await service.detail(db, c), "Contractor created")
     if not body.uuid:
         raise InvalidInput.field("uuid", "is required")
-    c = await service.get_by_uuid(db, body.uuid)
+    c = await service.get_by_uuid(db, principal, body.uuid)
     if body.action == "update":
         await service.update_contractor(
             db, c, _input(body, trades=True), geocoder=geocoder, provider=provider, actor_id=principal.user_id
@@ -223,7 +225,7 @@ async def manage_post(
 async def profile_get(
     db: DbSession, principal: Annotated[Principal, require("api.contractors.profile.manage")]
 ) -> dict[str, Any]:
-    return ok(await service.detail(db, await service.get_for_user(db, principal.user_id)))
+    return ok(await service.detail(db, await service.get_own(db, principal)))
 
 
 @router.post(
@@ -239,7 +241,7 @@ async def profile_post(
     principal: Annotated[Principal, require("api.contractors.profile.manage")],
 ) -> dict[str, Any]:
     service.forbid_self_managed(body.trade_ids, body.is_active)
-    c = await service.get_for_user(db, principal.user_id)
+    c = await service.get_own(db, principal)
     await service.update_contractor(
         db,
         c,

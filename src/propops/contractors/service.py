@@ -1,4 +1,6 @@
-"""Contractor logic: lists with coverage filters, admin writes, own profile. No HTTP here.
+"""Contractor logic: admin writes, the admin and profile reads, and the functions other domains use.
+The lists are ``contractors.listing``; which records a caller may act on is
+``contractors.repository``. No HTTP here.
 
 Other domains (jobs) should use ``geocode_postcode``, ``contractor_covers`` and
 ``contractors_covering``; they hide the grid/bbox/Shapely machinery.
@@ -8,50 +10,31 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, delete, exists, func, insert, or_, select, text
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import defer
 
 from propops.auth.models import ACCOUNT_CONTRACTOR
-from propops.auth.service import create_user, validate_email
+from propops.auth.service import Principal, create_user
 from propops.contractors import coverage as cov
+from propops.contractors.listing import contractor_payload, coverage_payload, has_trade, trade_names
 from propops.contractors.models import (
-    COVERAGE_ISOCHRONE,
     Contractor,
     ContractorCoverageCell,
     ContractorTrade,
-    Trade,
 )
+from propops.contractors.repository import own_contractor, readable_contractors
 from propops.core import audit
-from propops.core.context import AppContext
 from propops.core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from propops.core.pagination import Page
+from propops.core.validation import CONTROL_RE, validate_email
 from propops.geo.geocoder import Geocoder, GeoPoint, geocode
 from propops.geo.isochrone import IsochroneProvider
-from propops.infra.executor import Executor
+from propops.lookups.models import Trade
 
-TRADES = select(Trade.id, Trade.name).order_by(Trade.id)
 NOT_FOUND = "Contractor not found."
 _PHONE = re.compile(r"^[0-9+()\- ]{5,40}$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-MAX_SEARCH = 100
-_LIST_COLUMNS = (
-    Contractor.id,
-    Contractor.uuid,
-    Contractor.first_name,
-    Contractor.last_name,
-    Contractor.email,
-    Contractor.phone,
-    Contractor.is_active,
-)
-
-
-async def list_trades(ctx: AppContext) -> list[dict[str, Any]]:
-    """A hot lookup: on the committed-row reader (``propops.infra.executor``)."""
-    return [{"trade_id": r[0], "name": r[1]} for r in await ctx.executor.committed(TRADES)]
 
 
 # ---------------------------------------------------------------- functions for other domains
@@ -74,269 +57,8 @@ async def contractors_covering(
     """Active contractors covering the point as (contractor id, km from base), nearest first."""
     stmt = cov.candidates_stmt(lat, lon)
     if trade_id is not None:
-        stmt = stmt.where(_has_trade(trade_id, ContractorCoverageCell.contractor_id))
+        stmt = stmt.where(has_trade(trade_id, ContractorCoverageCell.contractor_id))
     return await cov.covering(session, lat, lon, stmt)
-
-
-# ---------------------------------------------------------------- lists
-
-
-@dataclass(frozen=True)
-class ListFilters:
-    search: str | None = None
-    trade_id: int | None = None
-    point: GeoPoint | None = None
-    max_distance_km: float | None = None
-    max_travel_minutes: int | None = None
-
-
-def _has_trade(trade_id: int, id_col: Any = Contractor.id) -> Any:
-    return exists().where(ContractorTrade.contractor_id == id_col, ContractorTrade.trade_id == trade_id)
-
-
-def _like(term: str) -> str:
-    escaped = term.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def _apply_filters(stmt: Select[Any], f: ListFilters) -> Select[Any]:
-    """The contractor-row filters (name, trade, travel time) on a query over ``contractors``."""
-    if f.search:
-        pattern = _like(f.search)
-        full = func.lower(Contractor.first_name + " " + Contractor.last_name)
-        stmt = stmt.where(
-            or_(
-                full.like(pattern, escape="\\"),
-                func.lower(Contractor.company_name).like(pattern, escape="\\"),
-            )
-        )
-    if f.trade_id is not None:
-        stmt = stmt.where(_has_trade(f.trade_id))
-    if f.max_travel_minutes is not None:
-        stmt = stmt.where(
-            and_(
-                Contractor.coverage_source == COVERAGE_ISOCHRONE,
-                Contractor.coverage_travel_minutes <= f.max_travel_minutes,
-            )
-        )
-    return stmt
-
-
-def _apply_cell_filters(stmt: Select[Any], f: ListFilters) -> Select[Any]:
-    """The same filters on a query over the grid table: correlated EXISTS, so the common case (no
-    filter besides the postcode) never touches ``contractors``."""
-    cell_id = ContractorCoverageCell.contractor_id
-    if f.trade_id is not None:
-        stmt = stmt.where(_has_trade(f.trade_id, cell_id))
-    if f.search or f.max_travel_minutes is not None:
-        rows = _apply_filters(select(Contractor.id).where(Contractor.id == cell_id), replace(f, trade_id=None))
-        stmt = stmt.where(rows.exists())
-    return stmt
-
-
-async def list_contractors(
-    session: AsyncSession,
-    f: ListFilters,
-    page: Page,
-    *,
-    with_coverage: bool = False,
-    executor: Executor | None = None,
-) -> tuple[list[dict[str, Any]], int]:
-    """Active contractors matching every filter, and the total before paging.
-
-    ``executor`` puts the postcode query, and the plain list's page rows, on the committed-row
-    reader; without it (or with a name or travel-time filter) the same
-    queries run through the session.
-    """
-    if f.point is None:
-        base = _apply_filters(select(Contractor.id).where(Contractor.is_active.is_(True)), f)
-        count = (await session.execute(select(func.count()).select_from(base.subquery()))).scalar_one()
-        ids = list(
-            (await session.execute(base.order_by(Contractor.id).limit(page.limit).offset(page.offset))).scalars()
-        )
-        rows = await _rows(session, ids, with_coverage)
-        return rows, count
-    lat, lon = f.point.latitude, f.point.longitude
-    # Count, order and page from the grid rows alone (id, base point, clip); the page's contractor
-    # rows are read afterwards, by id: one raw query with their trade names (two through the session).
-    if executor is not None and not f.search and f.max_travel_minutes is None:
-        matches = await cov.covering_committed(executor, lat, lon, trade_id=f.trade_id)
-    else:
-        matches = await cov.covering(session, lat, lon, _apply_cell_filters(cov.candidates_stmt(lat, lon), f))
-    if f.max_distance_km is not None:
-        matches = [m for m in matches if m[1] <= f.max_distance_km]
-    window = matches[page.offset : page.offset + page.limit]
-    ids = [m[0] for m in window]
-    if executor is not None and not with_coverage:
-        rows = await _page_rows_committed(executor, ids)
-    else:
-        rows = await _rows(session, ids, with_coverage)
-    for row, (_, dist) in zip(rows, window, strict=True):
-        row["distance_km"] = dist
-    return rows, len(matches)
-
-
-async def _rows(session: AsyncSession, ids: list[int], with_coverage: bool) -> list[dict[str, Any]]:
-    """Two queries for any page size: the contractors, then all their trade names."""
-    if not ids:
-        return []
-    trades = await _trade_names(session, ids)
-    if with_coverage:
-        stmt = select(Contractor).where(Contractor.id.in_(ids)).options(defer(Contractor.coverage_wkb))
-        contractors = {c.id: c for c in (await session.execute(stmt)).scalars()}
-        out = []
-        for cid in ids:
-            c = contractors[cid]
-            row = contractor_payload(c, trades.get(cid, []))
-            row["company_name"] = c.company_name
-            row["coverage"] = coverage_payload(c)
-            out.append(row)
-        return out
-    # The plain list needs eight columns, not the coverage blobs: select just those.
-    cols = select(*_LIST_COLUMNS).where(Contractor.id.in_(ids))
-    by_id = {r.id: r for r in await session.execute(cols)}
-    return [
-        {
-            "ID": r.id,
-            "uuid": r.uuid,
-            "first_name": r.first_name,
-            "last_name": r.last_name,
-            "email": r.email,
-            "phone": r.phone,
-            "trades": trades.get(r.id, []),
-            "is_active": r.is_active,
-        }
-        for r in (by_id[cid] for cid in ids)
-    ]
-
-
-# The id list is repeated on contractor_trades: with only the join condition, PostgreSQL's generic
-# plan hashed the whole table (a sequential scan per page: 1.8 ms at 10,000 rows, growing with it);
-# with it, the page's trades are read through the primary key (0.55 ms). One statement per page
-# size (at most ``pagination`` 's limit of 200 shapes), so each is compiled once.
-_PAGE_SHAPES: dict[int, Select] = {}
-
-
-def _page_statement(size: int) -> Select:
-    cached = _PAGE_SHAPES.get(size)
-    if cached is not None:
-        return cached
-    ids: list[Any] = [bindparam(f"id{i}") for i in range(size)]
-    stmt: Select = (
-        select(*_LIST_COLUMNS, Trade.name)
-        .select_from(Contractor)
-        .outerjoin(
-            ContractorTrade,
-            and_(ContractorTrade.contractor_id == Contractor.id, ContractorTrade.contractor_id.in_(ids)),
-        )
-        .outerjoin(Trade, Trade.id == ContractorTrade.trade_id)
-        .where(Contractor.id.in_(ids))
-        .order_by(Contractor.id, Trade.name)
-    )
-    _PAGE_SHAPES[size] = stmt
-    return stmt
-
-
-async def _page_rows_committed(executor: Executor, ids: list[int]) -> list[dict[str, Any]]:
-    """``_rows`` for the plain list in one query: the page's contractors with their trade names."""
-    if not ids:
-        return []
-    rows = await executor.committed(_page_statement(len(ids)), **{f"id{i}": v for i, v in enumerate(ids)})
-    by_id: dict[int, dict[str, Any]] = {}
-    for cid, uuid, first, last, email, phone, active, trade in rows:
-        row = by_id.get(cid)
-        if row is None:
-            row = by_id[cid] = {
-                "ID": cid,
-                "uuid": uuid,
-                "first_name": first,
-                "last_name": last,
-                "email": email,
-                "phone": phone,
-                "trades": [],
-                "is_active": bool(active),
-            }
-        if trade is not None:
-            row["trades"].append(trade)
-    return [by_id[cid] for cid in ids]
-
-
-async def _trade_names(session: AsyncSession, ids: list[int]) -> dict[int, list[str]]:
-    stmt = (
-        select(ContractorTrade.contractor_id, Trade.name)
-        .join(Trade, Trade.id == ContractorTrade.trade_id)
-        .where(ContractorTrade.contractor_id.in_(ids))
-        .order_by(ContractorTrade.contractor_id, Trade.name)
-    )
-    out: dict[int, list[str]] = {}
-    for cid, name in await session.execute(stmt):
-        out.setdefault(cid, []).append(name)
-    return out
-
-
-def contractor_payload(c: Contractor, trades: list[str]) -> dict[str, Any]:
-    """The seed's contractor shape."""
-    return {
-        "ID": c.id,
-        "uuid": c.uuid,
-        "first_name": c.first_name,
-        "last_name": c.last_name,
-        "email": c.email,
-        "phone": c.phone,
-        "trades": trades,
-        "is_active": c.is_active,
-    }
-
-
-def coverage_payload(c: Contractor) -> dict[str, Any] | None:
-    if c.coverage_geojson is None:
-        return None
-    params: dict[str, Any]
-    if c.coverage_source == "radius":
-        params = {"radius_km": c.coverage_radius_km}
-    elif c.coverage_source == COVERAGE_ISOCHRONE:
-        params = {
-            "travel_minutes": c.coverage_travel_minutes,
-            "profile": c.coverage_profile,
-            "provider": c.coverage_provider,
-        }
-    else:
-        params = {}
-    return {
-        "source": c.coverage_source,
-        "parameters": params,
-        "base": {"postcode": c.base_postcode, "latitude": c.base_latitude, "longitude": c.base_longitude},
-        "geometry": json.loads(c.coverage_geojson),
-        "bbox": [c.coverage_min_lon, c.coverage_min_lat, c.coverage_max_lon, c.coverage_max_lat],
-        "estimated": c.coverage_estimated,
-        "computed_at": c.coverage_computed_at.isoformat() if c.coverage_computed_at else None,
-    }
-
-
-def feature_collection(rows: list[dict[str, Any]], count: int) -> dict[str, Any]:
-    """A GeoJSON FeatureCollection any web map can add as a source; ``count`` is a foreign member."""
-    features = []
-    for row in rows:
-        coverage = row.get("coverage")
-        props = {k: v for k, v in row.items() if k != "coverage"}
-        if coverage:
-            props.update(
-                coverage_source=coverage["source"],
-                coverage_parameters=coverage["parameters"],
-                base=coverage["base"],
-                estimated=coverage["estimated"],
-                computed_at=coverage["computed_at"],
-            )
-        features.append(
-            {
-                "type": "Feature",
-                "id": row["ID"],
-                "geometry": coverage["geometry"] if coverage else None,
-                "bbox": coverage["bbox"] if coverage else None,
-                "properties": props,
-            }
-        )
-    return {"type": "FeatureCollection", "features": features, "count": count}
 
 
 # ---------------------------------------------------------------- admin writes
@@ -366,7 +88,7 @@ def _clean(value: str | None, field: str, *, required: bool = False, max_len: in
         raise InvalidInput.field(field, "must not be empty")
     if len(value) > max_len:
         raise InvalidInput.field(field, f"must be at most {max_len} characters")
-    if _CONTROL.search(value):
+    if CONTROL_RE.search(value):
         raise InvalidInput.field(field, "must not contain control characters")
     return value
 
@@ -500,15 +222,18 @@ def _audit(c: Contractor) -> dict[str, Any]:
     }
 
 
-async def get_by_uuid(session: AsyncSession, contractor_uuid: str) -> Contractor:
-    c = (await session.execute(select(Contractor).where(Contractor.uuid == contractor_uuid))).scalar_one_or_none()
+async def get_by_uuid(session: AsyncSession, principal: Principal, contractor_uuid: str) -> Contractor:
+    """Within ``readable_contractors`` (any status); a hidden contractor is the same 404."""
+    stmt = readable_contractors(principal).where(Contractor.uuid == contractor_uuid)
+    c = (await session.execute(stmt)).scalar_one_or_none()
     if c is None:
         raise NotFound(NOT_FOUND)
     return c
 
 
-async def get_for_user(session: AsyncSession, user_id: int) -> Contractor:
-    c = (await session.execute(select(Contractor).where(Contractor.user_id == user_id))).scalar_one_or_none()
+async def get_own(session: AsyncSession, principal: Principal) -> Contractor:
+    """The caller's own contractor record (the profile endpoints)."""
+    c = (await session.execute(own_contractor(principal))).scalar_one_or_none()
     if c is None:
         raise NotFound("No contractor profile is linked to this account.")
     return c
@@ -575,7 +300,7 @@ async def set_active(session: AsyncSession, c: Contractor, active: bool, *, acto
 
 async def detail(session: AsyncSession, c: Contractor) -> dict[str, Any]:
     """The full record for admin and profile reads."""
-    row = contractor_payload(c, (await _trade_names(session, [c.id])).get(c.id, []))
+    row = contractor_payload(c, (await trade_names(session, [c.id])).get(c.id, []))
     trade_ids = (
         await session.execute(select(ContractorTrade.trade_id).where(ContractorTrade.contractor_id == c.id))
     ).scalars()

@@ -34,8 +34,11 @@ framework-floor benchmark counts every microsecond it adds.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
 import logging
+import re
 import time
 import uuid
 from typing import Any
@@ -52,6 +55,30 @@ log = logging.getLogger("propops.request")
 
 REQUEST_BODY_SLACK = 1024 * 1024  # multipart framing and form fields around the largest upload
 UNAVAILABLE_MESSAGE = "The database is temporarily unavailable. Please retry shortly."
+
+
+DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
+# What FastAPI's Swagger UI and ReDoc pages load: scripts and styles from jsDelivr, ReDoc's fonts
+# from Google, the favicon from fastapi.tiangolo.com; the page's own inline script is allowed by
+# its hash (computed from the body served). ReDoc injects <style> elements, hence inline styles.
+DOCS_CSP = (
+    "default-src 'none'; script-src https://cdn.jsdelivr.net{hashes}; "
+    "style-src 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    "font-src https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com; "
+    "connect-src 'self'; worker-src blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+_SET_EVERYWHERE = frozenset({b"x-content-type-options"})
+_SET_ON_API = _SET_EVERYWHERE | {b"cache-control"}
+_INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.S)
+
+
+def docs_csp(body: bytes) -> bytes:
+    """The docs page's CSP: its inline scripts by SHA-256, nothing else inline may run."""
+    hashes = "".join(
+        f" 'sha256-{base64.b64encode(hashlib.sha256(m.group(1)).digest()).decode()}'"
+        for m in _INLINE_SCRIPT.finditer(body)
+    )
+    return DOCS_CSP.format(hashes=hashes).encode()
 
 
 def client_ip(scope: Scope) -> str:
@@ -92,13 +119,22 @@ class PropOpsMiddleware:
             gate = None
         admitted = False
 
+        path: str = scope.get("path", "")
+        is_api = path.startswith("/api/")
+        held: list[Message] = []  # a docs page's start message, until its body is hashed
+        replaced = _SET_ON_API if is_api else _SET_EVERYWHERE  # the app's own copies are dropped
+
         async def send_wrapper(message: Message) -> None:
             nonlocal response_started, status_code, admitted
             if message["type"] == "http.response.start":
                 response_started = True
                 status_code = message["status"]
-                headers = list(message.get("headers", []))
+                headers = [h for h in message.get("headers", []) if h[0].lower() not in replaced]
                 headers.extend(self._headers(state, request_id, started, bucket))
+                headers.append((b"x-content-type-options", b"nosniff"))
+                if is_api:
+                    # Replies carry tokens and tenants' details: never kept by a browser or proxy.
+                    headers.append((b"cache-control", b"no-store"))
                 if body_pending:  # replying before the body was read: drain it first (module doc)
                     if admitted and gate is not None:  # a slow uploader must not hold a slot
                         gate.release()
@@ -108,6 +144,16 @@ class PropOpsMiddleware:
                     if not any(name.lower() == b"connection" for name, _ in headers):
                         headers.append((b"connection", b"close"))
                 message = {**message, "headers": headers}
+                if path in DOCS_PATHS:
+                    held.append(message)
+                    return
+            elif held and message["type"] == "http.response.body":
+                start = held.pop()
+                extra = [
+                    (b"content-security-policy", docs_csp(message.get("body", b""))),
+                    (b"x-frame-options", b"DENY"),
+                ]
+                await send({**start, "headers": [*start["headers"], *extra]})
             await send(message)
 
         max_body = settings.max_upload_bytes + REQUEST_BODY_SLACK

@@ -38,7 +38,7 @@ PostcodeStr = Annotated[
     str, Field(pattern=POSTCODE_PATTERN, max_length=16, json_schema_extra=POSTCODE_SCHEMA, examples=["SW1A 1AA"])
 ]
 
-# Free-text filters: at most 100 characters, no control characters (``branches.service.clean_search``).
+# Free-text filters: at most 100 characters, no control characters (``propops.core.validation.clean_search``).
 SEARCH_PATTERN = r"^[^\x00-\x1f\x7f]*$"
 SearchQuery = Annotated[
     str | None, Query(max_length=100, pattern=SEARCH_PATTERN, description="Free-text filter (contains).")

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     # Tokens (the reference documents 90 days for login tokens and 365 for mobile sessions).
     token_lifetime_hours: int = Field(default=24 * 90, ge=1)
     mobile_token_lifetime_hours: int = Field(default=24 * 365, ge=1)
+    # Sessions one account may mint from its sessions (mobile-auth validate_token) per hour.
+    mobile_mint_per_hour: int = Field(default=10, ge=1)
 
     # Login throttling: failures within the window before 429.
     login_max_failures_per_account: int = Field(default=5, ge=1)

@@ -158,3 +158,24 @@ def _zero_padded_pg(element: zero_padded, compiler: Any, **kw: Any) -> str:
 def _zero_padded_sqlite(element: zero_padded, compiler: Any, **kw: Any) -> str:
     (arg,) = list(element.clauses)
     return f"printf('%06d', {compiler.process(arg, **kw)})"
+
+
+class seconds_between(FunctionElement[Any]):  # noqa: N801 - reads as a SQL function
+    """``end - start`` in seconds, fractional: SQLite stores datetimes as text (``julianday`` gives
+    fractional days), PostgreSQL subtracts timestamps. Untyped on purpose: the driver's value
+    (float on SQLite, Decimal on PostgreSQL) reaches the caller unconverted."""
+
+    inherit_cache = True
+    name = "seconds_between"
+
+
+@compiles(seconds_between, "postgresql")
+def _seconds_between_pg(element: seconds_between, compiler: Any, **kw: Any) -> str:
+    start, end = (compiler.process(arg, **kw) for arg in element.clauses)
+    return f"EXTRACT(EPOCH FROM {end} - {start})"
+
+
+@compiles(seconds_between, "sqlite")
+def _seconds_between_sqlite(element: seconds_between, compiler: Any, **kw: Any) -> str:
+    start, end = (compiler.process(arg, **kw) for arg in element.clauses)
+    return f"(julianday({end}) - julianday({start})) * 86400.0"

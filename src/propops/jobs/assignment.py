@@ -28,7 +28,8 @@ from propops.contractors import coverage as cov
 from propops.contractors.models import Contractor, ContractorCoverageCell, ContractorTrade, Trade
 from propops.geo.geometry import cell_of, haversine_km
 from propops.infra.executor import Executor
-from propops.jobs.models import COMPLETED_STATUSES, OPEN_STATUSES, Job, JobRecall, JobRow, Property
+from propops.jobs.models import COMPLETED_STATUSES, OPEN_STATUSES, Job, JobRecall, JobRow
+from propops.properties.models import Property
 
 # Ranking: lower is better. One open job weighs like 3 km; a fully late or fully recalled record
 # like 20 km each. Distances are from the contractor's base to the property.

@@ -47,9 +47,9 @@ from propops.jobs.models import (
     Job,
     JobEvent,
     JobRecall,
-    Property,
 )
 from propops.jobs.service import TRADE_BY_JOB_TYPE
+from propops.properties.models import Property
 
 if TYPE_CHECKING:
     from propops.demo import DemoContext

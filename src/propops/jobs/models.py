@@ -1,5 +1,5 @@
-"""Job lookups (statuses, priorities, job types; seeded by the foundation migration), properties,
-jobs and their history, recalls and case notes.
+"""Jobs and their history, recalls and case notes (the status, priority and job-type lookups they
+point at are ``propops.lookups.models``).
 
 Other domains read these tables (agent KPIs, branch open-job counts), so the column names are a
 contract: a job is *completed* when ``completed_at`` is set and its status is Complete, Closed or
@@ -12,59 +12,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, Numeric, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from propops.core.clock import utcnow
 from propops.core.db import Base, TimestampMixin, UUIDMixin
 
-
-class JobStatus(Base):
-    __tablename__ = "job_statuses"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    name: Mapped[str] = mapped_column(String(40), unique=True)
-    is_open: Mapped[bool] = mapped_column(Boolean, default=True)
-
-
-class Priority(Base):
-    __tablename__ = "priorities"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    name: Mapped[str] = mapped_column(String(40), unique=True)
-    rank: Mapped[int] = mapped_column(Integer)
-
-
-class JobType(Base):
-    __tablename__ = "job_types"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(80), unique=True)
-    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
-
-
-# Status ids (seeded by the foundation migration); the lifecycle in ``jobs.service`` uses these.
+# Status ids (rows of ``job_statuses``, seeded by the foundation migration); the lifecycle uses these.
 STATUS_NEW, STATUS_ASSIGNED, STATUS_IN_PROGRESS, STATUS_COMPLETE = 1, 2, 3, 4
 STATUS_CLOSED, STATUS_ARCHIVED, STATUS_CANCELLED = 5, 6, 7
 OPEN_STATUSES = (STATUS_NEW, STATUS_ASSIGNED, STATUS_IN_PROGRESS)
 COMPLETED_STATUSES = (STATUS_COMPLETE, STATUS_CLOSED, STATUS_ARCHIVED)
-
-
-class Property(UUIDMixin, TimestampMixin, Base):
-    """An address jobs are raised against; it exists independently of jobs (reference §3.1)."""
-
-    __tablename__ = "properties"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"), index=True)
-    address_line1: Mapped[str] = mapped_column(String(200))
-    address_line2: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    town: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    # Normalised ("SW1A 1AA"), indexed for look-up by postcode.
-    postcode: Mapped[str] = mapped_column(String(10), index=True)
-    latitude: Mapped[float | None] = mapped_column(Float, nullable=True)
-    longitude: Mapped[float | None] = mapped_column(Float, nullable=True)
-    geo_precision: Mapped[str | None] = mapped_column(String(20), nullable=True)
-    tenant_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    tenant_email: Mapped[str | None] = mapped_column(String(254), nullable=True)
-    tenant_phone: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
 class Job(UUIDMixin, TimestampMixin, Base):

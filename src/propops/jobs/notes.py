@@ -10,10 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from propops.auth.models import ACCOUNT_CONTRACTOR, User
 from propops.auth.service import Principal
-from propops.branches.service import clean_text
 from propops.core.clock import iso, utcnow
 from propops.core.errors import Conflict, Forbidden, InvalidInput
 from propops.core.pagination import Page
+from propops.core.validation import clean_text
 from propops.infra.executor import Executor
 from propops.jobs import lifecycle, notify, repository, service
 from propops.jobs.models import STATUS_ARCHIVED, STATUS_NEW, Job, JobCaseNote, JobRow

@@ -4,7 +4,7 @@
 shapes and the column lists, and whoever looks for a job's SQL finds all of it here.)
 
 ``readable_jobs(principal)`` is the one rule of visibility: staff see every job; agents the jobs
-of the branches they see (``agents.service.visible_branches_select``); contractors the jobs
+of the branches they see (``agents.repository.visible_branch_ids_for``); contractors the jobs
 assigned to them; anyone else none. Every list, get, lock and assignment check of a job starts
 from it, so a job the caller may not see is the same 404 everywhere.
 
@@ -47,19 +47,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from propops.agents.models import Agent
-from propops.agents.service import visible_branches_select
+from propops.agents.repository import CallerKind, visible_branch_ids_for
 from propops.auth.models import ACCOUNT_AGENT, ACCOUNT_CONTRACTOR, ACCOUNT_STAFF, User
 from propops.auth.service import Principal
 from propops.branches.models import Branch
-from propops.branches.service import like_pattern
-from propops.contractors.models import Contractor, Trade
+from propops.contractors.models import Contractor
 from propops.core.clock import iso, utcnow
 from propops.core.db import UTCDateTime
 from propops.core.pagination import Page
 from propops.core.sqlfuncs import as_float, json_array_agg, next_id, utc_iso, zero_padded
+from propops.core.validation import like_pattern
 from propops.infra.executor import Executor
 from propops.jobs import lifecycle, sla
-from propops.jobs.models import Job, JobEvent, JobRecall, JobRow, JobStatus, JobType, Priority, Property
+from propops.jobs.models import Job, JobEvent, JobRecall, JobRow
+from propops.lookups.models import JobStatus, JobType, Priority, Trade
+from propops.properties.models import Property
 
 KIND_NONE = 0  # an account type that sees no job
 KINDS = (ACCOUNT_STAFF, ACCOUNT_AGENT, ACCOUNT_CONTRACTOR, KIND_NONE)
@@ -76,10 +78,10 @@ def viewer(principal: Principal) -> dict[str, int]:
     return {"viewer_id": principal.user_id}
 
 
-def _shape_principal(account_kind: int) -> Principal:
-    """A principal of ``account_kind`` whose user id is the ``viewer_id`` parameter, so the
-    agents' branch rule is built into a statement once, not once per caller."""
-    return Principal(cast(int, VIEWER), "", "", "", "", account_kind, 0, 0, "", frozenset())
+def _caller_kind(account_kind: int) -> CallerKind:
+    if account_kind == ACCOUNT_STAFF:
+        return "staff"
+    return "agent" if account_kind == ACCOUNT_AGENT else "none"
 
 
 def readable_condition(account_kind: int, jobs: Any = Job) -> ColumnElement[bool] | None:
@@ -87,7 +89,7 @@ def readable_condition(account_kind: int, jobs: Any = Job) -> ColumnElement[bool
     if account_kind == ACCOUNT_STAFF:
         return None
     if account_kind == ACCOUNT_AGENT:
-        branches = visible_branches_select(_shape_principal(ACCOUNT_AGENT))
+        branches = visible_branch_ids_for("agent", VIEWER)
         assert branches is not None
         return cast("ColumnElement[bool]", jobs.branch_id.in_(branches))
     if account_kind == ACCOUNT_CONTRACTOR:
@@ -628,7 +630,7 @@ def context_statement(account_kind: int, by_uuid: bool, own_agent: bool) -> Sele
     )
     where = Property.uuid == bindparam("property_uuid") if by_uuid else Property.id == bindparam("property_id")
     stmt = select(Property.id, Property.branch_id, Property.is_active, agent, target.scalar_subquery()).where(where)
-    branches = visible_branches_select(_shape_principal(account_kind))
+    branches = visible_branch_ids_for(_caller_kind(account_kind), VIEWER)
     return stmt if branches is None else stmt.where(Property.branch_id.in_(branches))
 
 

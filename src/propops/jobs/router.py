@@ -9,12 +9,12 @@ from fastapi import APIRouter, Query
 
 from propops.auth.deps import require
 from propops.auth.service import Principal
-from propops.branches.service import check_uuid, clean_search
 from propops.core.deps import Ctx, DbSession
 from propops.core.envelope import Envelope, ListEnvelope, RawJSONResponse, error_responses, ok, ok_list
-from propops.core.errors import InvalidInput, NotFound
+from propops.core.errors import Forbidden, InvalidInput, NotFound
 from propops.core.pagination import PageParams
 from propops.core.params import UUID_EXAMPLE, UUID_PATTERN, SearchQuery, UuidQuery
+from propops.core.validation import check_uuid, clean_search
 from propops.jobs import assignment, history, lifecycle, notes, repository, service
 from propops.jobs.schemas import (
     CaseNoteCreated,
@@ -32,6 +32,8 @@ from propops.jobs.schemas import (
 
 router = APIRouter(tags=["jobs"])
 JobsCaller = Annotated[Principal, require("api.jobs.manage.manage")]
+# Reading is its own key so that a role may see jobs and budgets without acting on them (Finance).
+JobsReader = Annotated[Principal, require("api.jobs.read.view")]
 NotesCaller = Annotated[Principal, require("api.jobs.case-notes.manage")]
 RemedialsCaller = Annotated[Principal, require("api.jobs.remedials.manage")]
 IdQuery = Annotated[int | None, Query(ge=1, le=2_147_483_647)]
@@ -60,7 +62,7 @@ def _date(value: str | None, field: str, *, end: bool = False) -> datetime | Non
     summary="List jobs, get one, its history (list_commits) or contractor suggestions",
 )
 async def read_jobs(
-    principal: JobsCaller,
+    principal: JobsReader,
     ctx: Ctx,
     page: PageParams,
     action: Annotated[
@@ -122,7 +124,9 @@ async def read_jobs(
         if chosen == "list_commits":
             rows, count = await history.list_commits(ctx.executor, session, principal, uuid, page)
             return ok_list(rows, count)
-        # suggest_contractors
+        # suggest_contractors: part of assigning, so it needs the key that acts on jobs
+        if not principal.has("api.jobs.manage.manage"):
+            raise Forbidden()
         lifecycle.ensure_may(principal, "assign")
         job = await service.find_job(ctx.executor, session, principal, uuid, lock=False)
         return ok(await assignment.suggest(ctx.executor, session, job, page.limit, page.offset))

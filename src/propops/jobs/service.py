@@ -19,19 +19,20 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from propops.agents import service as agents
+from propops.agents import repository as agents_repository
 from propops.agents.models import Agent, AgentBranch
 from propops.auth.models import ACCOUNT_AGENT
 from propops.auth.service import Principal
-from propops.branches import service as branches
 from propops.core import audit
 from propops.core.clock import utcnow
 from propops.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from propops.core.validation import check_uuid, clean_text
 from propops.infra.executor import Executor
 from propops.jobs import assignment, lifecycle, notify, repository, sla
 from propops.jobs.assignment import ContractorRef
 from propops.jobs.models import STATUS_NEW, Job, JobRow
 from propops.jobs.schemas import JobManageRequest
+from propops.lookups.service import Lookups, load_lookups
 from propops.properties import service as properties
 
 NOT_FOUND = "Job not found."
@@ -60,7 +61,7 @@ async def find_job(
 ) -> JobRow:
     """The job, or 404 when missing or not visible; ``lock``: locked until the transaction ends
     (every write locks first)."""
-    value = branches.check_uuid(job_uuid, field) if job_uuid else None
+    value = check_uuid(job_uuid, field) if job_uuid else None
     if not value:
         raise InvalidInput.field(field, "is required")
     job = await repository.find_job(executor, session, principal, value, lock=lock)
@@ -72,7 +73,7 @@ async def find_job(
 # --------------------------------------------------------------------------- resolving inputs
 
 
-def _trade(lookups: branches.Lookups, trade_id: int | None, job_type_id: int | None) -> int:
+def _trade(lookups: Lookups, trade_id: int | None, job_type_id: int | None) -> int:
     if trade_id is None:
         if job_type_id is not None and job_type_id in TRADE_BY_JOB_TYPE:
             trade_id = TRADE_BY_JOB_TYPE[job_type_id]
@@ -90,10 +91,10 @@ async def _agent(
     assigned to or share) the job's branch."""
     stmt = select(Agent.id)
     if agent_uuid is not None:
-        stmt = stmt.where(Agent.uuid == branches.check_uuid(agent_uuid, "agent_uuid"))
+        stmt = stmt.where(Agent.uuid == check_uuid(agent_uuid, "agent_uuid"))
     if agent_id is not None:
         stmt = stmt.where(Agent.id == agent_id)
-    condition = agents.agent_visibility_condition(principal)
+    condition = agents_repository.agent_readable(principal)
     if condition is not None:
         stmt = stmt.where(condition)
     found = (await session.execute(stmt)).scalar_one_or_none()
@@ -115,7 +116,7 @@ async def resolve_contractor(
 ) -> ContractorRef:
     if contractor_id is None and contractor_uuid is None:
         raise InvalidInput.field("contractor_uuid", "is required")
-    value = branches.check_uuid(contractor_uuid, "contractor_uuid") if contractor_uuid is not None else None
+    value = check_uuid(contractor_uuid, "contractor_uuid") if contractor_uuid is not None else None
     found = await assignment.contractor_ref(executor, session, contractor_id, value)
     if found is None:
         raise InvalidInput.field("contractor_uuid" if contractor_uuid else "contractor_id", "unknown contractor")
@@ -141,13 +142,13 @@ async def create_job(
     also assign (a refused assignment rolls the whole create back)."""
     lifecycle.ensure_may(principal, "update")
     now = now or utcnow()
-    title = branches.clean_text(body.job_title, "job_title", 200, required=True) or ""
+    title = clean_text(body.job_title, "job_title", 200, required=True) or ""
     description = _clean_long(body.job_description, "job_description")
     if body.status_id is not None and body.status_id != STATUS_NEW:
         raise InvalidInput.field(
             "status_id", "a new job starts as New (1); send contractor_uuid to assign it in the same call"
         )
-    lookups = await branches.load_lookups(session)  # once for every check
+    lookups = await load_lookups(session)  # once for every check
     priority_id = lookups.priority(body.priority_id, "priority_id")
     job_type_id = lookups.job_type(body.job_type_id, "job_type_id")
     trade_id = _trade(lookups, body.trade_id, job_type_id)
@@ -161,7 +162,7 @@ async def create_job(
         session,
         principal,
         property_id=body.address_id,
-        property_uuid=None if body.address_uuid is None else branches.check_uuid(body.address_uuid, "address_uuid"),
+        property_uuid=None if body.address_uuid is None else check_uuid(body.address_uuid, "address_uuid"),
         priority_id=priority_id,
         job_type_id=job_type_id,
         own_agent=not explicit_agent and principal.account_type_id == ACCOUNT_AGENT,
@@ -230,17 +231,17 @@ async def _changes(session: AsyncSession, principal: Principal, job: JobRow, bod
                 raise InvalidInput.field("address_uuid", "cannot be changed; raise a new job for another address")
     new: dict[str, Any] = {}
     if "job_title" in sent:
-        new["title"] = branches.clean_text(body.job_title, "job_title", 200, required=True) or ""
+        new["title"] = clean_text(body.job_title, "job_title", 200, required=True) or ""
     if "job_description" in sent:
         new["description"] = _clean_long(body.job_description, "job_description")
     if "priority_id" in sent:
-        new["priority_id"] = (await branches.load_lookups(session)).priority(body.priority_id, "priority_id")
+        new["priority_id"] = (await load_lookups(session)).priority(body.priority_id, "priority_id")
     if "job_type_id" in sent:
-        new["job_type_id"] = (await branches.load_lookups(session)).job_type(body.job_type_id, "job_type_id")
+        new["job_type_id"] = (await load_lookups(session)).job_type(body.job_type_id, "job_type_id")
     if "trade_id" in sent and body.trade_id is not None and body.trade_id != job.trade_id:
         if job.contractor_id is not None:
             raise Conflict("The trade cannot change while a contractor is assigned; cancel or reassign first.")
-        new["trade_id"] = _trade(await branches.load_lookups(session), body.trade_id, None)
+        new["trade_id"] = _trade(await load_lookups(session), body.trade_id, None)
     if ({"agent_id", "agent_uuid"} & sent) and (body.agent_id or body.agent_uuid):
         new["agent_id"] = await _agent(session, principal, body.agent_id, body.agent_uuid, job.branch_id)
     if "job_total_budget" in sent:
@@ -340,7 +341,7 @@ async def transition(
     history and emails."""
     lifecycle.ensure_allowed(principal, job, action)
     now = now or utcnow()
-    reason = branches.clean_text(reason, "reason", 1000, required=action == "recall")
+    reason = clean_text(reason, "reason", 1000, required=action == "recall")
     change = lifecycle.transition(job, action, now, to_status_id)
     job = change.job
     if action == "recall":
@@ -369,7 +370,7 @@ async def assign(
     """Assign after checking every condition; refused (409, every reason) unless staff override."""
     lifecycle.ensure_allowed(principal, job, "assign")
     now = now or utcnow()
-    override = branches.clean_text(override_reason, "override_reason", 1000)
+    override = clean_text(override_reason, "override_reason", 1000)
     prop = await assignment.place(executor, session, job.property_id)
     reasons = (await assignment.evaluate(executor, session, job, prop, contractor.id))[contractor.id].reasons
     if reasons:

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Query
 
 from propops.auth.deps import require
 from propops.auth.service import Principal
-from propops.branches.service import clean_search
 from propops.core.deps import Ctx, DbSession
 from propops.core.envelope import Envelope, ListEnvelope, error_responses, ok, ok_list
 from propops.core.pagination import PageParams
 from propops.core.params import SearchQuery, UuidQuery
+from propops.core.validation import clean_search
 from propops.geo.geocoder import make_geocoder
 from propops.properties import service
 from propops.properties.schemas import PropertyManageRequest, PropertyRead

@@ -1,7 +1,7 @@
 """Property logic: list/get/create/update within the caller's visible branches. No HTTP here.
 
-Visibility goes through ``agents.service`` (staff: all; agents: their assigned and shared branches;
-anyone else: none). Postcodes are validated and geocoded through the contractors/geo functions, so a
+Visibility is ``properties.repository.readable_properties`` (a property is visible when its branch
+is). Postcodes are validated and geocoded through the contractors/geo functions, so a
 job's point is the same one contractor coverage is tested against.
 """
 
@@ -12,18 +12,18 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from propops.agents import repository as agents_repository
 from propops.agents import service as agents
-from propops.agents.models import AgentBranch
 from propops.auth.service import Principal
-from propops.branches import service as branches
-from propops.branches.models import Branch
 from propops.contractors.service import geocode_postcode
 from propops.core import audit
 from propops.core.clock import iso
 from propops.core.errors import InvalidInput, NotFound
 from propops.core.pagination import Page
+from propops.core.validation import check_uuid, clean_email, clean_phone, clean_text, like_pattern
 from propops.geo.geocoder import Geocoder
-from propops.jobs.models import Property
+from propops.properties.models import Property
+from propops.properties.repository import readable_properties_with_branch
 from propops.properties.schemas import PropertyManageRequest
 
 NOT_FOUND = "Property not found."
@@ -56,11 +56,6 @@ def payload(p: Property, branch_name: str) -> dict[str, Any]:
     }
 
 
-def visible_properties(principal: Principal) -> Any:
-    stmt = select(Property, Branch.name).join(Branch, Branch.id == Property.branch_id)
-    return agents.restrict_to_visible_branches(stmt, Property.branch_id, principal)
-
-
 async def list_properties(
     session: AsyncSession,
     principal: Principal,
@@ -72,7 +67,7 @@ async def list_properties(
     include_inactive: bool = False,
 ) -> tuple[list[dict[str, Any]], int]:
     """Visible properties matching the filters, ordered by ID; count is computed in SQL."""
-    stmt = visible_properties(principal)
+    stmt = readable_properties_with_branch(principal)
     if branch_id is not None:
         stmt = stmt.where(Property.branch_id == branch_id)
     if not include_inactive:
@@ -80,7 +75,7 @@ async def list_properties(
     if postcode:
         stmt = stmt.where(Property.postcode == " ".join(postcode.upper().split()))
     if search:
-        pattern = branches.like_pattern(search)
+        pattern = like_pattern(search)
         stmt = stmt.where(
             or_(
                 func.lower(Property.address_line1).like(pattern, escape="\\"),
@@ -100,15 +95,15 @@ async def get_visible(
 ) -> tuple[Property, str]:
     if not property_uuid:
         raise InvalidInput.field(field, "is required")
-    uuid = branches.check_uuid(property_uuid, field)
-    row = (await session.execute(visible_properties(principal).where(Property.uuid == uuid))).first()
+    uuid = check_uuid(property_uuid, field)
+    row = (await session.execute(readable_properties_with_branch(principal).where(Property.uuid == uuid))).first()
     if row is None:
         raise NotFound(NOT_FOUND)
     return row[0], str(row[1])
 
 
 async def get_visible_by_id(session: AsyncSession, principal: Principal, property_id: int) -> tuple[Property, str]:
-    row = (await session.execute(visible_properties(principal).where(Property.id == property_id))).first()
+    row = (await session.execute(readable_properties_with_branch(principal).where(Property.id == property_id))).first()
     if row is None:
         raise NotFound(NOT_FOUND)
     return row[0], str(row[1])
@@ -120,15 +115,9 @@ def _snapshot(p: Property) -> dict[str, Any]:
 
 async def _default_branch(session: AsyncSession, principal: Principal) -> int:
     """An agent creating an address without a branch gets their primary branch."""
-    own = await agents.own_agent(session, principal)
-    if own is not None:
-        primary = (
-            await session.execute(
-                select(AgentBranch.branch_id).where(AgentBranch.agent_id == own.id, AgentBranch.is_primary.is_(True))
-            )
-        ).scalar_one_or_none()
-        if primary is not None:
-            return int(primary)
+    primary = (await session.execute(agents_repository.own_primary_branch_id(principal))).scalar_one_or_none()
+    if primary is not None:
+        return int(primary)
     raise InvalidInput.field("branch_id", "is required")
 
 
@@ -138,7 +127,7 @@ async def create_property(
     """Validate and geocode first, then insert; an unknown postcode writes nothing."""
     branch_id = body.branch_id or await _default_branch(session, principal)
     branch = await agents.ensure_branch_visible(session, principal, branch_id)
-    line1 = branches.clean_text(body.address_line1, "address_line1", 200, required=True)
+    line1 = clean_text(body.address_line1, "address_line1", 200, required=True)
     if not body.postcode or not body.postcode.strip():
         raise InvalidInput.field("postcode", "is required")
     point = await geocode_postcode(geocoder, body.postcode)
@@ -147,15 +136,15 @@ async def create_property(
     prop = Property(
         branch_id=branch.id,
         address_line1=line1,
-        address_line2=branches.clean_text(body.address_line2, "address_line2", 200),
-        town=branches.clean_text(body.town, "town", 100),
+        address_line2=clean_text(body.address_line2, "address_line2", 200),
+        town=clean_text(body.town, "town", 100),
         postcode=point.postcode,
         latitude=point.latitude,
         longitude=point.longitude,
         geo_precision=point.precision,
-        tenant_name=branches.clean_text(body.tenant_name, "tenant_name", 200),
-        tenant_email=branches.clean_email(body.tenant_email, "tenant_email"),
-        tenant_phone=branches.clean_phone(body.tenant_phone, "tenant_phone"),
+        tenant_name=clean_text(body.tenant_name, "tenant_name", 200),
+        tenant_email=clean_email(body.tenant_email, "tenant_email"),
+        tenant_phone=clean_phone(body.tenant_phone, "tenant_phone"),
         is_active=True if body.is_active is None else body.is_active,
     )
     session.add(prop)
@@ -177,11 +166,11 @@ async def update_property(
         branch = await agents.ensure_branch_visible(session, principal, body.branch_id)
         prop.branch_id, branch_name = branch.id, branch.name
     if "address_line1" in sent:
-        prop.address_line1 = branches.clean_text(body.address_line1, "address_line1", 200, required=True) or ""
+        prop.address_line1 = clean_text(body.address_line1, "address_line1", 200, required=True) or ""
     if "address_line2" in sent:
-        prop.address_line2 = branches.clean_text(body.address_line2, "address_line2", 200)
+        prop.address_line2 = clean_text(body.address_line2, "address_line2", 200)
     if "town" in sent:
-        prop.town = branches.clean_text(body.town, "town", 100)
+        prop.town = clean_text(body.town, "town", 100)
     if "postcode" in sent:
         if not body.postcode or not body.postcode.strip():
             raise InvalidInput.field("postcode", "is required")
@@ -191,11 +180,11 @@ async def update_property(
         prop.postcode, prop.latitude, prop.longitude = point.postcode, point.latitude, point.longitude
         prop.geo_precision = point.precision
     if "tenant_name" in sent:
-        prop.tenant_name = branches.clean_text(body.tenant_name, "tenant_name", 200)
+        prop.tenant_name = clean_text(body.tenant_name, "tenant_name", 200)
     if "tenant_email" in sent:
-        prop.tenant_email = branches.clean_email(body.tenant_email, "tenant_email")
+        prop.tenant_email = clean_email(body.tenant_email, "tenant_email")
     if "tenant_phone" in sent:
-        prop.tenant_phone = branches.clean_phone(body.tenant_phone, "tenant_phone")
+        prop.tenant_phone = clean_phone(body.tenant_phone, "tenant_phone")
     if "is_active" in sent and body.is_active is not None:
         prop.is_active = body.is_active
     await session.flush()

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 from fastapi import FastAPI
 
-from propops.branches.service import CSV_MAX_BYTES
+from propops.branches.csv_import import CSV_MAX_BYTES
 from tests.conftest import assert_error, client_for, login_as, unique_ip
 from tests.quality.authz import Accounts
 from tests.quality.owasp.conftest import session

@@ -32,7 +32,8 @@ from fastapi import FastAPI
 from sqlalchemy import insert, select
 
 from propops.agents.models import Agent
-from propops.jobs.models import Job, JobRecall, Property
+from propops.jobs.models import Job, JobRecall
+from propops.properties.models import Property
 from tests.branches.util import AGENT_001, new_agent, new_branch
 from tests.conftest import AuthedClient, Templates, assert_error, build_app, client_for, login_as
 

@@ -1,5 +1,7 @@
 """Agent performance KPIs (``GET /api/agents/performance``), computed in SQL.
 
+No HTTP here (the route is ``kpis.router``).
+
 Definitions (DESIGN §5; the seed's 150 / 138 / 5 give 92.0 and 3.3):
 - a job belongs to the agent in ``jobs.agent_id``; the date range applies to ``jobs.reported_at``
   (whole UTC days, both ends inclusive);
@@ -32,15 +34,17 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, extract, func, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from propops.agents.models import Agent
-from propops.agents.service import agent_visibility_condition, branch_visibility_condition, get_visible_agent
+from propops.agents.repository import agent_readable, in_visible_branches
+from propops.agents.service import get_visible_agent
 from propops.auth.models import STATUS_ACTIVE, User
 from propops.auth.service import Principal
 from propops.core.errors import InvalidInput
 from propops.core.pagination import Page
+from propops.core.sqlfuncs import seconds_between
 from propops.jobs.models import COMPLETED_STATUSES, STATUS_CANCELLED, Job, JobRecall
 
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -90,27 +94,19 @@ def date_range(date_from: str | None, date_to: str | None) -> DateRange:
 # --- SQL ----------------------------------------------------------------------------------------
 
 
-def elapsed_seconds(start: Any, end: Any, dialect: str) -> ColumnElement[Any]:
-    """``end − start`` in seconds, the one place where the two databases differ: SQLite stores
-    datetimes as text (``julianday`` gives fractional days), PostgreSQL subtracts timestamps."""
-    if dialect == "sqlite":
-        return (func.julianday(end) - func.julianday(start)) * 86400.0
-    return extract("epoch", end - start)
-
-
 def _job_conditions(principal: Principal, period: DateRange) -> list[ColumnElement[bool]]:
     conds: list[ColumnElement[bool]] = [Job.status_id != STATUS_CANCELLED]
     if period.start is not None:
         conds.append(Job.reported_at >= period.start)
     if period.end is not None:
         conds.append(Job.reported_at < period.end)
-    visible = branch_visibility_condition(Job.branch_id, principal)
+    visible = in_visible_branches(Job.branch_id, principal)
     if visible is not None:
         conds.append(visible)
     return conds
 
 
-def kpi_statement(agent_ids: Select[Any], principal: Principal, period: DateRange, dialect: str) -> Select[Any]:
+def kpi_statement(agent_ids: Select[Any], principal: Principal, period: DateRange) -> Select[Any]:
     """One statement: for each agent id selected by ``agent_ids`` (ordered by id), its name and the
     raw aggregates (total, completed, mean completion seconds, recalls)."""
     page = agent_ids.cte("kpi_agents")
@@ -122,9 +118,7 @@ def kpi_statement(agent_ids: Select[Any], principal: Principal, period: DateRang
             Job.agent_id.label("agent_id"),
             func.count(Job.id).label("total"),
             func.sum(case((completed, 1), else_=0)).label("completed"),
-            func.avg(case((completed, elapsed_seconds(Job.reported_at, Job.completed_at, dialect)))).label(
-                "avg_seconds"
-            ),
+            func.avg(case((completed, seconds_between(Job.reported_at, Job.completed_at)))).label("avg_seconds"),
         )
         .where(in_page, *conds)
         .group_by(Job.agent_id)
@@ -197,7 +191,7 @@ async def agent_performance(
 ) -> dict[str, Any]:
     """One agent's figures; 404 when the agent does not exist or the caller may not see it."""
     agent = await get_visible_agent(session, principal, agent_uuid)
-    stmt = kpi_statement(select(Agent.id).where(Agent.id == agent.id), principal, period, _dialect(session))
+    stmt = kpi_statement(select(Agent.id).where(Agent.id == agent.id), principal, period)
     return figures((await session.execute(stmt)).one())
 
 
@@ -208,7 +202,7 @@ async def all_performance(
     conds: list[ColumnElement[bool]] = []
     if not include_inactive:
         conds.append(User.account_status_id == STATUS_ACTIVE)
-    visible = agent_visibility_condition(principal)
+    visible = agent_readable(principal)
     if visible is not None:
         conds.append(visible)
     base = select(Agent.id).join(User, User.id == Agent.user_id).where(*conds)
@@ -216,9 +210,5 @@ async def all_performance(
     if not count or page.offset >= count:
         return [], count
     ids = base.order_by(Agent.id).limit(page.limit).offset(page.offset)
-    rows = await session.execute(kpi_statement(ids, principal, period, _dialect(session)))
+    rows = await session.execute(kpi_statement(ids, principal, period))
     return [figures(r) for r in rows], count
-
-
-def _dialect(session: AsyncSession) -> str:
-    return session.get_bind().dialect.name

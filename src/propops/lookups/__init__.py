@@ -1,0 +1,1 @@
+"""The shared lookups: priorities, job types, job statuses and trades."""
