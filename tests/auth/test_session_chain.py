@@ -170,7 +170,7 @@ async def test_login_sessions_are_roots(app: FastAPI, client: httpx.AsyncClient)
 async def test_chain_with_the_token_cache(make_app: Callable[..., Awaitable[FastAPI]]) -> None:
     """Every session of the chain is cached before the logout; all are refused right after it."""
     app = await make_app()
-    cache = app.state.ctx.auth_cache
+    cache = app.state.ctx.token_cache
     assert cache is not None
     async with client_for(app) as http:
         t = await login_as(http, "finance@example.com")
@@ -215,7 +215,7 @@ async def test_chain_logout_reaches_every_worker(make_app: Callable[..., Awaitab
         "PROPOPS_STORAGE_DIR": str(settings.storage_dir),
     }
     proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "propops.server", "propops.main:asgi", "--factory", "--port", str(port),
+        [sys.executable, "-m", "propops.infra.server", "propops.main:asgi", "--factory", "--port", str(port),
          "--workers", "2", "--log-level", "warning"],
         env=env,
         cwd=ROOT,

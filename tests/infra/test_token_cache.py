@@ -112,7 +112,7 @@ async def test_permission_revoked_elsewhere_is_refused(live: dict[str, Any]) -> 
         await other.execute(
             "INSERT INTO user_permissions (user_id, permission_key, granted) VALUES ($1, $2, false)",
             user_id,
-            "api.jobs.manage.manage",
+            "api.jobs.read.view",
         )
         await other.execute("UPDATE system_state SET value = value + 1 WHERE key = 'permissions_epoch'")
     await _until(lambda: token_cache.generation() != before)
