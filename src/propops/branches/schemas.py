@@ -6,14 +6,14 @@ of "4.5 hours" should be refused, not truncated.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from propops.auth.schemas import WriteBody
-from propops.core.params import UuidStr
+from propops.core.params import StrictId, UuidStr
 
-DbId = Annotated[StrictInt, Field(ge=1, le=2_147_483_647)]
+DbId = StrictId  # the one strict id type (propops.core.params)
 """A database id: whole, positive and within a 32-bit column, so no value can overflow a query."""
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Query
-from pydantic import Field
+from pydantic import Field, StrictInt
 
 UUID_PATTERN = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
 UUID_EXAMPLE = "880e8400-e29b-41d4-a716-446655440001"
@@ -45,3 +45,7 @@ SearchQuery = Annotated[
 ]
 # A calendar day as YYYY-MM-DD; empty means no bound.
 DayQuery = Annotated[str | None, Query(pattern=r"^$|^\d{4}-\d{2}-\d{2}$", examples=["2026-06-01"])]
+
+# A database id in a JSON body: a JSON integer only. Lax validation would take ``true`` as 1
+# (``priority_id: true`` picked Emergency) and ``1.0`` or ``"1"`` as 1; each is a 400 naming the field.
+StrictId = Annotated[StrictInt, Field(ge=1, le=2_147_483_647)]

@@ -5,9 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt, StrictStr
 
 from propops.auth.schemas import WriteBody
+from propops.core.params import StrictId
 
 JobAction = Literal[
     "create",
@@ -23,7 +24,6 @@ JobAction = Literal[
     "recall",
     "reopen",
 ]
-Int32 = Field(default=None, ge=1, le=2_147_483_647)
 Money = Field(default=None, ge=0, le=Decimal("9999999999.99"), max_digits=12, decimal_places=2)
 
 
@@ -121,21 +121,21 @@ class JobManageRequest(WriteBody):
     uuid: str | None = Field(default=None, max_length=64)
     job_title: str | None = Field(default=None, max_length=200)
     job_description: str | None = Field(default=None, max_length=20000)
-    priority_id: int | str | None = Field(default=None, description="Id or name (Emergency/Urgent, High, ...)")
-    status_id: int | None = Field(default=None, ge=1, le=100, description="create: 1 (New) or omitted")
-    job_type_id: int | str | None = Field(default=None, description="Id or name; may override the SLA target")
-    trade_id: int | None = Int32
-    address_id: int | None = Int32
+    priority_id: StrictId | StrictStr | None = Field(default=None, description="Id or name (Emergency, High, ...)")
+    status_id: StrictInt | None = Field(default=None, ge=1, le=100, description="create: 1 (New) or omitted")
+    job_type_id: StrictId | StrictStr | None = Field(default=None, description="Id or name; may override the SLA")
+    trade_id: StrictId | None = None
+    address_id: StrictId | None = None
     address_uuid: str | None = Field(default=None, max_length=64)
-    agent_id: int | None = Int32
+    agent_id: StrictId | None = None
     agent_uuid: str | None = Field(default=None, max_length=64)
-    contractor_id: int | None = Int32
+    contractor_id: StrictId | None = None
     contractor_uuid: str | None = Field(default=None, max_length=64)
     job_total_budget: Decimal | None = Money
     contractor_budget: Decimal | None = Money
     override_reason: str | None = Field(default=None, max_length=1000, description="assign: staff override")
     reason: str | None = Field(default=None, max_length=1000, description="recall (required), cancel, reopen")
-    to_status_id: int | None = Field(default=None, description="recall: 3 In progress (default) or 2 Assigned")
+    to_status_id: StrictInt | None = Field(default=None, description="recall: 3 In progress (default) or 2 Assigned")
 
 
 class JobRef(BaseModel):

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from propops.auth.schemas import WriteBody
-from propops.core.params import UuidStr
+from propops.core.params import StrictId, UuidStr
 
 
 class PropertyRead(BaseModel):
@@ -34,8 +34,8 @@ class PropertyRead(BaseModel):
 class PropertyManageRequest(WriteBody):
     action: Literal["create", "update"]
     uuid: UuidStr | None = Field(default=None, description="update: the property")
-    branch_id: int | None = Field(
-        default=None, ge=1, le=2_147_483_647, description="create: required for staff; agents default to their primary"
+    branch_id: StrictId | None = Field(
+        default=None, description="create: required for staff; agents default to their primary"
     )
     address_line1: str | None = Field(default=None, max_length=200)
     address_line2: str | None = Field(default=None, max_length=200)
