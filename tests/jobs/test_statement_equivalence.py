@@ -23,14 +23,15 @@ from sqlalchemy import bindparam, insert, select
 from propops.agents.models import Agent
 from propops.auth.models import ACCOUNT_AGENT, ACCOUNT_CONTRACTOR, ACCOUNT_STAFF, User
 from propops.auth.service import Principal
-from propops.branches.service import like_pattern
 from propops.contractors.models import Contractor
 from propops.core.clock import as_utc, utcnow
 from propops.core.pagination import Page
+from propops.core.validation import like_pattern
 from propops.infra.executor import Executor
 from propops.jobs import repository, sla
-from propops.jobs.models import COMPLETED_STATUSES, OPEN_STATUSES, Job, Property
+from propops.jobs.models import COMPLETED_STATUSES, OPEN_STATUSES, Job
 from propops.jobs.repository import JobFilters
+from propops.properties.models import Property
 from tests.branches.util import new_agent
 from tests.conftest import client_for, login_as
 
