@@ -200,6 +200,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
 
     app.add_middleware(PropOpsMiddleware, ctx=ctx)
+    if settings.trusted_proxies:
+        # Outermost, so the request id, rate limits and login throttle all see the forwarded client.
+        # Only these peers' X-Forwarded-For/-Proto count (the servers' own handling is off, see
+        # ``propops.infra.server``); uvicorn's middleware takes the rightmost address not a proxy.
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
     install_openapi(app)
     return app
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from propops.agents.models import Agent
 from propops.agents.service import agent_assignments, assign_branch, ensure_branch_visible, get_visible_agent
+from propops.auth.emails import ensure_email_free
 from propops.auth.models import ACCOUNT_AGENT, ACCOUNT_STAFF, STATUS_ACTIVE, User
 from propops.auth.service import Principal, create_user, set_user_active
 from propops.core import audit
 from propops.core.clock import iso
-from propops.core.errors import Conflict, Forbidden, InvalidInput
+from propops.core.errors import Forbidden, InvalidInput
 from propops.core.validation import clean_email, clean_phone, clean_text
 
 
@@ -108,11 +108,7 @@ async def update_agent(session: AsyncSession, principal: Principal, body: Any) -
         agent.company_name = clean_text(body.company_name, "company_name", 200)
     if "email" in sent:
         email = clean_email(body.email, required=True) or ""
-        taken = (await session.execute(select(User.id).where(User.email == email, User.id != user.id))).first()
-        if taken:
-            raise Conflict(
-                "An account with this email already exists.", errors=[{"field": "email", "message": "already in use"}]
-            )
+        await ensure_email_free(session, email, user_id=user.id)
         user.email = email
     if "password" in sent and body.password is not None:
         raise InvalidInput.field("password", "cannot be changed here; use the password reset flow")

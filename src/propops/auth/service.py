@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from propops.auth.models import (
@@ -184,10 +184,20 @@ async def bump_permissions_epoch(session: AsyncSession) -> None:
 async def _check_throttle(session: AsyncSession, ctx: AppContext, email: str, ip: str) -> None:
     s = ctx.settings
     since = utcnow() - timedelta(seconds=s.login_window_seconds)
+    # The account's count restarts at its last password login (a root session); the IP's count
+    # never does: a success with one account must not unblock an address guessing at others.
+    last_login = (
+        select(func.max(ApiToken.created_at))
+        .join(User, User.id == ApiToken.user_id)
+        .where(User.email == email, ApiToken.parent_token_id.is_(None))
+        .scalar_subquery()
+    )
     by_email = (
         await session.execute(
             select(func.count(), func.min(LoginFailure.created_at)).where(
-                LoginFailure.email == email, LoginFailure.created_at > since
+                LoginFailure.email == email,
+                LoginFailure.created_at > since,
+                or_(last_login.is_(None), LoginFailure.created_at > last_login),
             )
         )
     ).one()
@@ -229,7 +239,6 @@ async def login(
             session.add(LoginFailure(email=email_n, ip_address=ip))
             await session.commit()
             raise Unauthorized(BAD_CREDENTIALS)
-        await session.execute(delete(LoginFailure).where(LoginFailure.email == email_n))
         raw, token = await _issue(session, ctx, user, kind="login", ip=ip, user_agent=user_agent)
         account_type = await session.get_one(AccountType, user.account_type_id)
         await session.commit()

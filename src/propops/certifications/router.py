@@ -37,6 +37,7 @@ from propops.core.envelope import Envelope, ListEnvelope, MessageEnvelope, error
 from propops.core.errors import InvalidInput, NotFound, PayloadTooLarge
 from propops.core.pagination import MAX_INT32, PageParams, require_action
 from propops.core.params import UUID_PATTERN, UuidQuery
+from propops.core.validation import check_form_fields
 
 CERT_KEY = "api.contractors.certification.manage"
 TYPES_KEY = "api.contractors.certification_types.manage"
@@ -147,6 +148,7 @@ class UploadFormFields(BaseModel):
 
 
 def _check_form(form: Any) -> None:
+    check_form_fields(form)  # the rule JSON bodies follow: no control characters in any text field
     fields = {k: v for k, v in form.items() if isinstance(v, str) and k in UploadFormFields.model_fields}
     try:
         UploadFormFields.model_validate(fields)

@@ -13,9 +13,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from propops.auth.emails import ensure_email_free
 from propops.auth.models import ACCOUNT_CONTRACTOR
 from propops.auth.service import Principal, create_user
 from propops.contractors import coverage as cov
@@ -27,7 +28,7 @@ from propops.contractors.models import (
 )
 from propops.contractors.repository import own_contractor, readable_contractors
 from propops.core import audit
-from propops.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from propops.core.errors import Forbidden, InvalidInput, NotFound
 from propops.core.validation import CONTROL_RE, validate_email
 from propops.geo.geocoder import Geocoder, GeoPoint, geocode
 from propops.geo.isochrone import IsochroneProvider
@@ -104,14 +105,11 @@ async def _check_trades(session: AsyncSession, trade_ids: list[int]) -> list[int
     return unique
 
 
-async def _check_email_free(session: AsyncSession, email: str, except_id: int | None = None) -> None:
-    stmt = select(Contractor.id).where(func.lower(Contractor.email) == email)
-    if except_id is not None:
-        stmt = stmt.where(Contractor.id != except_id)
-    if (await session.execute(stmt)).first():
-        raise Conflict(
-            "A contractor with this email already exists.", errors=[{"field": "email", "message": "already in use"}]
-        )
+async def _check_email_free(session: AsyncSession, email: str, c: Contractor | None = None) -> None:
+    """Unique across every account (``propops.auth.emails``), not only among contractors."""
+    await ensure_email_free(
+        session, email, user_id=c.user_id if c is not None else None, contractor_id=c.id if c is not None else None
+    )
 
 
 async def _coverage_for(
@@ -256,7 +254,7 @@ async def update_contractor(
     phone = _phone(data.phone) if data.phone is not None else None
     trade_ids = await _check_trades(session, data.trade_ids) if data.trade_ids is not None else None
     if email is not None:
-        await _check_email_free(session, email, c.id)
+        await _check_email_free(session, email, c)
     computed = await _coverage_for(c, data, geocoder, provider)
     if first is not None:
         c.first_name = first

@@ -49,10 +49,12 @@ from propops.core.context import AppContext
 from propops.core.db import db_time_ms
 from propops.core.envelope import failure
 from propops.core.errors import database_unavailable
+from propops.core.jsonlimits import check_shape
 from propops.core.ratelimit import RateLimitResult
 
 log = logging.getLogger("propops.request")
 
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 REQUEST_BODY_SLACK = 1024 * 1024  # multipart framing and form fields around the largest upload
 UNAVAILABLE_MESSAGE = "The database is temporarily unavailable. Please retry shortly."
 
@@ -189,7 +191,14 @@ class PropOpsMiddleware:
                         body_pending = False
                     return message
 
-                await self.app(scope, limited_receive, send_wrapper)
+                app_receive: Receive = limited_receive
+                if scope.get("method") in BODY_METHODS and _is_json(scope):
+                    checked = await self._json_body(limited_receive, declared, request_id)
+                    if isinstance(checked, tuple):
+                        await self._reply(send_wrapper, *checked)
+                        return
+                    app_receive = checked
+                await self.app(scope, app_receive, send_wrapper)
         except _BodyTooLarge:
             if not response_started:
                 await self._reply(send_wrapper, 413, failure("The request body is too large.", request_id=request_id))
@@ -266,6 +275,53 @@ class PropOpsMiddleware:
         except TimeoutError:
             return
 
+    async def _json_body(
+        self, receive: Receive, declared: int | None, request_id: str
+    ) -> Receive | tuple[int, dict[str, Any]]:
+        """Read a JSON body whole (``max_json_body_bytes`` at most), refuse it if it breaks a shape
+        limit (``core.jsonlimits``), else hand the app a receive that replays it: every handler,
+        FastAPI's own parsing and the CSRF lookup then parse a body known to be within bounds."""
+        s = self.ctx.settings
+        too_large = (
+            413,
+            failure(
+                f"The JSON body is larger than {s.max_json_body_bytes} bytes (PROPOPS_MAX_JSON_BODY_BYTES).",
+                [{"field": "body", "message": f"must be at most {s.max_json_body_bytes} bytes"}],
+                request_id,
+            ),
+        )
+        if declared is not None and declared > s.max_json_body_bytes:
+            return too_large
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return receive  # the client left: nothing to check, nobody to answer
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > s.max_json_body_bytes:
+                return too_large
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        problem = check_shape(body, s.json_max_depth, s.json_max_items)
+        if problem is not None:
+            setting = "PROPOPS_JSON_MAX_DEPTH" if problem.limit == "depth" else "PROPOPS_JSON_MAX_ITEMS"
+            message_text = f"The JSON body {problem.message} ({setting})."
+            return 400, failure(message_text, [{"field": "body", "message": problem.message}], request_id)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        return replay
+
     @staticmethod
     async def _reply(
         send: Send, status: int, body: dict[str, Any], extra: list[tuple[bytes, bytes]] | None = None
@@ -274,6 +330,16 @@ class PropOpsMiddleware:
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
         await send({"type": "http.response.start", "status": status, "headers": headers + (extra or [])})
         await send({"type": "http.response.body", "body": payload})
+
+
+def _is_json(scope: Scope) -> bool:
+    """The bodies FastAPI parses as JSON: no Content-Type at all, ``application/json`` or
+    ``application/*+json``."""
+    for name, value in scope.get("headers", []):
+        if name == b"content-type":
+            media = value.split(b";", 1)[0].strip().lower()
+            return media == b"application/json" or (media.startswith(b"application/") and media.endswith(b"+json"))
+    return True
 
 
 def _body_headers(scope: Scope) -> tuple[int | None, bool, bool]:

@@ -6,12 +6,14 @@ time, so tests and several app instances in one process cannot leak configuratio
 
 from __future__ import annotations
 
+import ipaddress
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SECRET = "propops-insecure-development-secret-change-me"  # noqa: S105 - refused in production
 
@@ -35,6 +37,16 @@ class Settings(BaseSettings):
     login_max_failures_per_account: int = Field(default=5, ge=1)
     login_max_failures_per_ip: int = Field(default=20, ge=1)
     login_window_seconds: int = Field(default=15 * 60, ge=1)
+
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or CIDR networks,
+    # comma-separated or a JSON list). Empty: no forwarded header is trusted, the peer is the client.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    # JSON request bodies, checked before any handler runs (``propops.core.jsonlimits``): at most
+    # this many bytes (413), this deep and this many items in one array or object (400).
+    max_json_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    json_max_depth: int = Field(default=32, ge=2, le=512)
+    json_max_items: int = Field(default=10_000, ge=1)
 
     # Request rate limits (fixed window), per client IP and per authenticated account.
     rate_limit_enabled: bool = True
@@ -107,6 +119,23 @@ class Settings(BaseSettings):
     # Certificate reminders: these many days before expiry, on the day, then every N days overdue.
     reminder_days_before: list[int] = Field(default_factory=lambda: [30, 7])
     reminder_overdue_every_days: int = Field(default=7, ge=1)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_list(cls, value: Any) -> Any:
+        """Comma-separated or JSON; every entry must be an address or a network ("*" is refused:
+        trusting every peer would let any client choose its address)."""
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else [p.strip() for p in text.split(",") if p.strip()]
+        if not isinstance(value, list):
+            raise ValueError("must be a list of addresses or networks")
+        for entry in value:
+            try:
+                ipaddress.ip_network(str(entry).strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network") from None
+        return [str(entry).strip() for entry in value]
 
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> Settings:

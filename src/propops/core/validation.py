@@ -9,6 +9,7 @@ Domain-specific formats (a branch code, a certificate file name) stay with their
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from propops.core.errors import InvalidInput
 
@@ -42,6 +43,20 @@ def clean_text(value: str | None, field: str, max_len: int, *, required: bool = 
     if CONTROL_RE.search(value):
         raise InvalidInput.field(field, "must not contain control characters")
     return value
+
+
+def check_form_fields(form: Any) -> None:
+    """``clean_text``'s control-character rule for every field of a parsed multipart or urlencoded
+    form, and for the name of every uploaded file (its content is not text; its name is stored):
+    the same rule JSON bodies follow, so no channel stores what another refuses."""
+    for name, value in form.multi_items():
+        if CONTROL_RE.search(name):
+            raise InvalidInput.field("form", "field names must not contain control characters")
+        if isinstance(value, str):
+            if CONTROL_RE.search(value):
+                raise InvalidInput.field(name, "must not contain control characters")
+        elif isinstance(getattr(value, "filename", None), str) and CONTROL_RE.search(value.filename):
+            raise InvalidInput.field(name, "file name must not contain control characters")
 
 
 def clean_search(value: str | None, field: str = "search") -> str | None:

@@ -166,7 +166,13 @@ def _config(opts: ServeOptions) -> Any:
     import uvicorn
 
     return uvicorn.Config(
-        opts.app, factory=opts.factory, host=opts.host, port=opts.port, log_level=opts.log_level, access_log=False
+        opts.app,
+        factory=opts.factory,
+        host=opts.host,
+        port=opts.port,
+        log_level=opts.log_level,
+        access_log=False,
+        proxy_headers=False,  # the app trusts forwarded headers from PROPOPS_TRUSTED_PROXIES only
     )
 
 
@@ -244,6 +250,7 @@ def serve_supervised(opts: ServeOptions) -> int:
             workers=opts.workers,
             log_level=opts.log_level,
             access_log=False,
+            proxy_headers=False,  # uvicorn would believe X-Forwarded-For from 127.0.0.1
         )
         return 0
     # Fail fast (before any worker starts) when the port is taken by something else.
