@@ -12,7 +12,7 @@ Databases, fastest first:
 - ``db_session``: a session on the shared database inside a transaction that is rolled back at the
   end of the test (its ``commit()`` releases a SAVEPOINT). For service-level tests that call
   services or run statements directly. Not for HTTP requests: the service reads committed rows on
-  a separate raw-driver connection (``ctx.read_all``, the executor's committed reader), which
+  a separate raw-driver connection (the executor's committed reader), which
   cannot see an uncommitted outer transaction, and on SQLite the open write transaction would
   block the app's own writers.
 - ``app_with(**settings)``: a second app with its own settings (rate limits, geocoder, SMTP …) on

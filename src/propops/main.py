@@ -143,13 +143,13 @@ def make_rate_limit_store(settings: Settings) -> RateLimitStore:
     return MemoryRateLimitStore()
 
 
-def make_token_cache(settings: Settings, fast: object) -> TokenCache | None:
+def make_token_cache(settings: Settings, reader: object) -> TokenCache | None:
     """``PROPOPS_TOKEN_CACHE``: ``notify`` needs PostgreSQL's LISTEN/NOTIFY (no cache on SQLite)."""
     wanted = settings.token_cache == "notify" and settings.auth_cache_seconds > 0  # noqa: S105 - a mode
-    if wanted and isinstance(fast, PostgresReader):
+    if wanted and isinstance(reader, PostgresReader):
         from propops.infra.token_cache import NotifyTokenCache
 
-        return NotifyTokenCache(fast.dsn, settings.auth_cache_seconds)
+        return NotifyTokenCache(reader.dsn, settings.auth_cache_seconds)
     return None
 
 
@@ -160,9 +160,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings=settings,
         db=Database(settings.database_url),
         rate_limits=make_rate_limit_store(settings),
-        fast=make_reader(settings.database_url),
+        reader=make_reader(settings.database_url),
     )
-    ctx.token_cache = make_token_cache(settings, ctx.fast)
+    ctx.token_cache = make_token_cache(settings, ctx.reader)
     install_domain_hooks(ctx)
 
     @asynccontextmanager

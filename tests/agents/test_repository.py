@@ -4,8 +4,6 @@ and a contractor can and cannot see."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
@@ -90,24 +88,6 @@ async def test_own_agent_and_primary_branch(app: FastAPI, world: World) -> None:
     for caller in ("staff", "contractor"):
         assert await ids_of(app, repository.own_agent(world.callers[caller])) == set()
         assert await ids_of(app, repository.own_primary_branch_id(world.callers[caller])) == set()
-
-
-async def test_the_transitional_sql_text_sees_the_same_branches(app: FastAPI, world: World) -> None:
-    """``visible_branches_sql`` (still used by the plain-SQL job reads) against the Core rule."""
-    for name, caller in world.callers.items():
-        params: list[Any] = []
-
-        def p(value: Any, params: list[Any] = params) -> str:
-            params.append(value)
-            return "{" + str(len(params) - 1) + "}"
-
-        sql = repository.visible_branches_sql(caller, p)
-        core = repository.visible_branch_ids(caller)
-        if sql is None:
-            assert core is None, name
-            continue
-        assert core is not None
-        assert {r[0] for r in await app.state.ctx.read_all(sql, *params)} == await ids_of(app, core), name
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ from propops.agents.sla import agent_sla
 from propops.auth.models import User
 from propops.auth.service import Principal
 from propops.core.errors import NotFound
+from tests.oldsql import run_old_sql
 
 _OLD_SLA_SQL = (
     "SELECT a.uuid, b.id, b.name, ab.is_primary, pr.name, jt.name, r.target_hours "
@@ -68,7 +69,7 @@ async def test_same_rows_as_the_old_sql_for_every_agent(app: FastAPI, email: str
         sql, params = _old(principal, agent_uuid)
         old = [
             (r[0], r[1], r[2], bool(r[3]) if r[3] is not None else None, *r[4:])
-            for r in await ctx.read_all(sql, *params)
+            for r in await run_old_sql(ctx, sql, params)
         ]
         stmt = SLA_VIEW[(caller_kind(principal), agent_uuid is not None)]
         values: dict[str, Any] = {"caller_id": principal.user_id}
@@ -123,7 +124,7 @@ async def test_same_rows_as_the_old_sql_on_generated_data(app: FastAPI, admin: A
             sql, params = _old(principal, agent_uuid)
             old = [
                 (r[0], r[1], r[2], bool(r[3]) if r[3] is not None else None, *r[4:])
-                for r in await ctx.read_all(sql, *params)
+                for r in await run_old_sql(ctx, sql, params)
             ]
             stmt = SLA_VIEW[(caller_kind(principal), agent_uuid is not None)]
             values: dict[str, Any] = {"caller_id": principal.user_id}

@@ -27,6 +27,7 @@ from propops.geo.geocoder import GeoPoint, lookup_centroid
 from propops.geo.geometry import CELL_LAT, CELL_LON, cell_of, haversine_km
 from propops.geo.postcodes import parse_postcode
 from tests.conftest import AuthedClient, Templates, build_app, client_for, login_as
+from tests.oldsql import run_old_sql
 
 LIST = "/api/contractors/list"
 REGION = (52.25, 52.75, -2.35, -1.45)  # min lat, max lat, min lon, max lon
@@ -327,7 +328,7 @@ async def _old_candidates(app: FastAPI, lat: float, lon: float, trade_id: int | 
     if trade_id is not None:
         sql += _OLD_TRADE
         params.append(trade_id)
-    return list(await app.state.ctx.read_all(sql, *params))
+    return await run_old_sql(app.state.ctx, sql, params)
 
 
 async def _new_candidates(app: FastAPI, lat: float, lon: float, trade_id: int | None) -> list[tuple[Any, ...]]:

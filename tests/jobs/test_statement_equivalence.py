@@ -3,7 +3,7 @@ kind, pages), the job get (and the read after a write) and the SLA verdict give 
 the demo data and on generated data that sits on every SLA boundary.
 
 The old statements live here only (they were ``jobs.reads``' string templates, in the numbered
-``{n}`` placeholder style, with ``agents.visible_branches_sql``'s text); this file goes with them
+``{n}`` placeholder style, with the old branch-visibility text); this file goes with them
 once the new statements have stood on their own for a release.
 """
 
@@ -34,6 +34,7 @@ from propops.jobs.repository import JobFilters
 from propops.properties.models import Property
 from tests.branches.util import new_agent
 from tests.conftest import client_for, login_as
+from tests.oldsql import run_old_sql
 
 # --------------------------------------------------------------------------- the old SQL text
 
@@ -231,10 +232,7 @@ def old_verdicts(pg: bool, now: datetime) -> Any:
 
 
 async def run_old(ex: Executor, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-    """An old template on the committed-row reader (numbered placeholders, as ``fastpath.sql``)."""
-    assert ex.reader is not None
-    style = "${}" if ex.pg else "?{}"
-    return await ex.reader.fetchall(sql.format(*[style.format(i + 1) for i in range(len(params))]), params)
+    return await run_old_sql(ex, sql, params)
 
 
 # --------------------------------------------------------------------------- comparing

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import text, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from propops.agents.models import Agent, AgentBranch
 from propops.auth.models import User
+from propops.core.db import resync_id_sequence
 
 if TYPE_CHECKING:
     from propops.demo import DemoContext
@@ -57,7 +58,4 @@ async def seed(session: AsyncSession, demo: DemoContext) -> None:
             update(User).where(User.id == demo.user(f"agent{n:03d}@example.com").id).values(branch_id=primary)
         )
     await session.flush()
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(
-            text("SELECT setval(pg_get_serial_sequence('agents', 'id'), (SELECT MAX(id) FROM agents))")
-        )
+    await resync_id_sequence(session, Agent.__table__)

@@ -17,8 +17,7 @@ bound parameter (``visible_branch_ids_for(kind, bindparam(...))``); the request-
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Literal
+from typing import Literal
 
 from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, exists, false, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, aliased
@@ -169,19 +168,3 @@ def _sla_view(kind: CallerKind, by_uuid: bool) -> Select[str, int, str, bool, st
 SLA_VIEW: dict[tuple[CallerKind, bool], Select[str, int, str, bool, str, str, int]] = {
     shape: _sla_view(*shape) for shape in [(kind, True) for kind in CALLER_KINDS] + [("agent", False)]
 }
-
-
-def visible_branches_sql(principal: Principal, p: Callable[[Any], str]) -> str | None:
-    """Transitional: ``visible_branch_ids`` as SQL text for the plain-SQL job reads and writes
-    (``jobs.reads``, ``jobs.state``; ``p`` binds a value and returns its placeholder), or None for
-    every branch. It goes when they become Core statements (they will use
-    ``visible_branch_ids_for``); tests/agents/test_repository.py holds it to the same rows."""
-    kind = caller_kind(principal)
-    if kind == "staff":
-        return None
-    if kind == "agent":
-        return (
-            "SELECT vb.branch_id FROM agent_branches vb JOIN agents va ON va.id = vb.agent_id "  # noqa: S608 - bound
-            f"WHERE va.user_id = {p(principal.user_id)}"
-        )
-    return "SELECT CAST(NULL AS INTEGER) WHERE 1 = 0"

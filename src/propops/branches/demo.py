@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from propops.branches.models import Branch, SlaRule
+from propops.core.db import resync_id_sequence
 
 if TYPE_CHECKING:
     from propops.demo import DemoContext
@@ -51,8 +51,5 @@ async def seed(session: AsyncSession, demo: DemoContext) -> None:
     for branch_id, priority_id, job_type_id, target in JOB_TYPE_RULES:
         session.add(SlaRule(branch_id=branch_id, priority_id=priority_id, job_type_id=job_type_id, target_hours=target))
     await session.flush()
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(
-            text("SELECT setval(pg_get_serial_sequence('branches', 'id'), (SELECT MAX(id) FROM branches))")
-        )
+    await resync_id_sequence(session, Branch.__table__)
     demo.extras["branch_ids"] = [b[0] for b in BRANCHES]

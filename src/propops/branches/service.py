@@ -8,7 +8,7 @@ it through ``branches.usage``. SLA rules are ``branches.rules``, the CSV import
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import func, select
@@ -133,7 +133,7 @@ async def _ensure_code_free(session: AsyncSession, code: str, exclude_id: int | 
 def _details(body: BranchCreate | BranchUpdate) -> dict[str, Any]:
     """Validated optional detail fields that were actually sent (so an update leaves the rest)."""
     sent = body.model_fields_set
-    cleaners = {
+    cleaners: dict[str, Callable[[str | None], str | None]] = {
         "address_line1": lambda v: clean_text(v, "address_line1", 200),
         "address_line2": lambda v: clean_text(v, "address_line2", 200),
         "town": lambda v: clean_text(v, "town", 100),

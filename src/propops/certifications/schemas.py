@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from propops.auth.schemas import WriteBody
+from propops.core.params import StrictId
 
 
 class CertificationRead(BaseModel):
@@ -61,7 +62,7 @@ class CertificationTypeWrite(WriteBody):
     description: str | None = Field(default=None, max_length=500)
     issuing_body: str | None = Field(default=None, max_length=120)
     aliases: list[str] | None = Field(default=None, max_length=20)
-    trade_ids: list[Annotated[int, Field(ge=1, le=2_147_483_647)]] | None = Field(
+    trade_ids: list[StrictId] | None = Field(
         default=None, max_length=100, description="Trades that require this certification."
     )
     is_active: bool | None = None

@@ -110,4 +110,4 @@ def storage_for(ctx: AppContext) -> Storage:
     if store is None:
         store = make_storage(Path(ctx.settings.storage_dir))
         ctx.extras["certification_storage"] = store
-    return store  # type: ignore[no-any-return]
+    return store

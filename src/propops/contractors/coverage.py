@@ -168,7 +168,10 @@ _cell = ContractorCoverageCell
 # ``exact_filter`` takes. Only the grid table is read: its PK (cell, contractor_id) is the range, the
 # clip bbox drops most parts that miss the point, and interior parts need no WKB. Active or not:
 # the assignment check reports an inactive contractor as inactive, not also as out of coverage.
-CELLS_AT_POINT: Select = select(_cell.contractor_id, _cell.shape_wkb, _cell.base_latitude, _cell.base_longitude).where(
+CellRows = Select[int, bytes | None, float | None, float | None]
+CELLS_AT_POINT: CellRows = select(
+    _cell.contractor_id, _cell.shape_wkb, _cell.base_latitude, _cell.base_longitude
+).where(
     _cell.cell == bindparam("cell"),
     _cell.min_lat <= bindparam("lat"),
     _cell.max_lat >= bindparam("lat"),
@@ -176,15 +179,15 @@ CELLS_AT_POINT: Select = select(_cell.contractor_id, _cell.shape_wkb, _cell.base
     _cell.max_lon >= bindparam("lon"),
 )
 # The candidates of a search: active contractors only.
-CANDIDATES: Select = CELLS_AT_POINT.where(_cell.active.is_(True))
-CANDIDATES_IN_TRADE: Select = CANDIDATES.where(
+CANDIDATES: CellRows = CELLS_AT_POINT.where(_cell.active.is_(True))
+CANDIDATES_IN_TRADE: CellRows = CANDIDATES.where(
     exists().where(
         ContractorTrade.contractor_id == _cell.contractor_id, ContractorTrade.trade_id == bindparam("trade_id")
     )
 )
 
 
-def candidates_stmt(lat: float, lon: float) -> Select:
+def candidates_stmt(lat: float, lon: float) -> CellRows:
     """``CANDIDATES`` with the point bound, for the ORM path (which may add conditions)."""
     return CANDIDATES.params(cell=cell_of(lat, lon), lat=lat, lon=lon)
 
@@ -234,7 +237,7 @@ async def covering_committed(
 
 
 async def covering(
-    session: AsyncSession, lat: float, lon: float, stmt: Select[Any] | None = None
+    session: AsyncSession, lat: float, lon: float, stmt: CellRows | None = None
 ) -> list[tuple[int, float]]:
     """Contractors covering the point as (id, distance_km from their base), nearest first."""
     rows = list((await session.execute(stmt if stmt is not None else candidates_stmt(lat, lon))).all())

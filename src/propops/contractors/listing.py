@@ -46,7 +46,7 @@ def has_trade(trade_id: int, id_col: Any = Contractor.id) -> Any:
     return exists().where(ContractorTrade.contractor_id == id_col, ContractorTrade.trade_id == trade_id)
 
 
-def _apply_filters(stmt: Select[Any], f: ListFilters) -> Select[Any]:
+def _apply_filters(stmt: Select[int], f: ListFilters) -> Select[int]:
     """The contractor-row filters (name, trade, travel time) on a query over ``contractors``."""
     if f.search:
         pattern = like_pattern(f.search)
@@ -69,7 +69,7 @@ def _apply_filters(stmt: Select[Any], f: ListFilters) -> Select[Any]:
     return stmt
 
 
-def _apply_cell_filters(stmt: Select[Any], f: ListFilters) -> Select[Any]:
+def _apply_cell_filters(stmt: cov.CellRows, f: ListFilters) -> cov.CellRows:
     """The same filters on a query over the grid table: correlated EXISTS, so the common case (no
     filter besides the postcode) never touches ``contractors``."""
     cell_id = ContractorCoverageCell.contractor_id
@@ -161,15 +161,16 @@ async def _rows(session: AsyncSession, ids: list[int], with_coverage: bool) -> l
 # plan hashed the whole table (a sequential scan per page: 1.8 ms at 10,000 rows, growing with it);
 # with it, the page's trades are read through the primary key (0.55 ms). One statement per page
 # size (at most ``pagination`` 's limit of 200 shapes), so each is compiled once.
-_PAGE_SHAPES: dict[int, Select] = {}
+PageRows = Select[int, str, str, str, str, str | None, bool, str]
+_PAGE_SHAPES: dict[int, PageRows] = {}
 
 
-def _page_statement(size: int) -> Select:
+def _page_statement(size: int) -> PageRows:
     cached = _PAGE_SHAPES.get(size)
     if cached is not None:
         return cached
     ids: list[Any] = [bindparam(f"id{i}") for i in range(size)]
-    stmt: Select = (
+    stmt: PageRows = (
         select(*_LIST_COLUMNS, Trade.name)
         .select_from(Contractor)
         .outerjoin(

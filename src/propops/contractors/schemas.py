@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from propops.auth.schemas import WriteBody
-from propops.core.params import PostcodeStr
+from propops.core.params import PostcodeStr, StrictId
 
 
 class TradeRead(BaseModel):
@@ -83,7 +83,7 @@ class ContractorFields(WriteBody):
 class ContractorManageRequest(ContractorFields):
     action: Literal["create", "update", "deactivate", "activate"]
     uuid: str | None = Field(default=None, max_length=64, description="Required except for create")
-    trade_ids: list[Annotated[int, Field(ge=1, le=2_147_483_647)]] | None = Field(default=None, max_length=20)
+    trade_ids: list[StrictId] | None = Field(default=None, max_length=20)
     create_login: bool = Field(default=False, description="create: also create a Contractor login")
     password: str | None = Field(default=None, max_length=256, description="create_login: initial password")
 

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from propops.auth.emails import ensure_email_free
@@ -28,6 +28,7 @@ from propops.contractors.models import (
 )
 from propops.contractors.repository import own_contractor, readable_contractors
 from propops.core import audit
+from propops.core.db import resync_id_sequence
 from propops.core.errors import Forbidden, InvalidInput, NotFound
 from propops.core.validation import CONTROL_RE, validate_email
 from propops.geo.geocoder import Geocoder, GeoPoint, geocode
@@ -325,7 +326,4 @@ def forbid_self_managed(trade_ids: Any, is_active: Any) -> None:
 
 async def fix_sequence(session: AsyncSession) -> None:
     """After inserting explicit ids (demo data), move PostgreSQL's sequence past them."""
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(
-            text("SELECT setval(pg_get_serial_sequence('contractors', 'id'), (SELECT MAX(id) FROM contractors))")
-        )
+    await resync_id_sequence(session, Contractor.__table__)

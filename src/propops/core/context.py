@@ -8,10 +8,9 @@ from typing import Any, Protocol
 from starlette.requests import Request
 
 from propops.core.db import Database
-from propops.core.fastpath import FastReader, read
 from propops.core.ratelimit import RateLimitStore
 from propops.core.settings import Settings
-from propops.infra.executor import Executor
+from propops.infra.executor import CommittedReader, Executor
 
 
 class TokenCache(Protocol):
@@ -38,31 +37,23 @@ class AppContext:
     # user_id -> (permissions epoch, resolved keys); invalidated by the epoch read on each request.
     permission_cache: dict[int, tuple[int, frozenset[str]]] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
-    fast: FastReader | None = None
+    # The raw-driver connection(s) for committed-row reads (``propops.infra.executor.make_reader``).
+    reader: CommittedReader | None = None
     token_cache: TokenCache | None = None
-    # Core statements on the committed-row reader or in a session (built on ``fast``).
+    # Every Core statement runs here: on ``reader`` or inside a request's session.
     executor: Executor = field(init=False)
 
     def __post_init__(self) -> None:
-        self.executor = Executor(self.db.engine, self.fast)
-
-    async def read_all(self, template: str, *params: Any) -> list[tuple[Any, ...]]:
-        """Hot-path read on the raw driver; see ``propops.core.fastpath``."""
-        rows: list[tuple[Any, ...]] = await read(self.db, self.fast, template, params)
-        return rows
+        self.executor = Executor(self.db.engine, self.reader)
 
     async def aclose(self) -> None:
         """Release what the app holds: listener, rate-limit store, raw pool, engine."""
         if self.token_cache is not None:
             await self.token_cache.close()
         await self.rate_limits.close()
-        if self.fast is not None:
-            await self.fast.close()
+        if self.reader is not None:
+            await self.reader.close()
         await self.db.dispose()
-
-    async def read_one(self, template: str, *params: Any) -> tuple[Any, ...] | None:
-        row: tuple[Any, ...] | None = await read(self.db, self.fast, template, params, one=True)
-        return row
 
 
 def app_ctx(request: Request) -> AppContext:

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, String, TypeDecorator, event
+from sqlalchemy import DateTime, MetaData, String, TypeDecorator, event, func, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -149,3 +149,12 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+async def resync_id_sequence(session: AsyncSession, table: Any) -> None:
+    """After rows were inserted with explicit ids (the demo data), move PostgreSQL's id sequence
+    past them, so the next ordinary insert does not collide; SQLite's rowid needs nothing."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    highest = select(func.max(table.c.id)).scalar_subquery()
+    await session.execute(select(func.setval(func.pg_get_serial_sequence(table.name, "id"), highest)))

@@ -25,10 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from propops.certifications.models import Certification, CertificationType, CertificationTypeTrade
 from propops.contractors import coverage as cov
-from propops.contractors.models import Contractor, ContractorCoverageCell, ContractorTrade, Trade
+from propops.contractors.models import Contractor, ContractorCoverageCell, ContractorTrade
 from propops.geo.geometry import cell_of, haversine_km
 from propops.infra.executor import Executor
 from propops.jobs.models import COMPLETED_STATUSES, OPEN_STATUSES, Job, JobRecall, JobRow
+from propops.lookups.models import Trade
 from propops.properties.models import Property
 
 # Ranking: lower is better. One open job weighs like 3 km; a fully late or fully recalled record

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from propops.agents.demo import FIRST_AGENT_ID, N_AGENTS, primary_branch
@@ -33,6 +33,7 @@ from propops.branches.demo import BRANCHES, JOB_TYPE_RULES
 from propops.contractors.demo import FIRST_ID as FIRST_CONTRACTOR_ID
 from propops.contractors.demo import PLAN as CONTRACTOR_PLAN
 from propops.core.clock import iso, utcnow
+from propops.core.db import resync_id_sequence
 from propops.geo.geocoder import lookup_centroid
 from propops.geo.postcodes import parse_postcode
 from propops.jobs.lifecycle import STATUS_NAMES
@@ -368,9 +369,6 @@ async def seed(session: AsyncSession, demo: DemoContext) -> None:
     await session.execute(insert(Job), rows.jobs)
     await session.execute(insert(JobRecall), rows.recalls)
     await session.execute(insert(JobEvent), rows.events)
-    if session.get_bind().dialect.name == "postgresql":
-        for table in ("properties", "jobs"):
-            await session.execute(
-                text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))")  # noqa: S608
-            )
+    for model in (Property, Job):
+        await resync_id_sequence(session, model.__table__)
     demo.extras["demo_jobs"] = len(rows.jobs)

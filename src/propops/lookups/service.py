@@ -21,7 +21,7 @@ PRIORITY_ALIASES = {"urgent": "emergency", "normal": "medium"}
 
 TRADES = select(Trade.id, Trade.name).order_by(Trade.id)
 _PRIORITIES, _JOB_TYPES, _TRADES = 1, 2, 3
-LOOKUPS: CompoundSelect = union_all(
+LOOKUPS: CompoundSelect[Any] = union_all(
     *(
         select(literal_column(str(tag), Integer), table.id, table.name)
         for tag, table in ((_PRIORITIES, Priority), (_JOB_TYPES, JobType), (_TRADES, Trade))
