@@ -55,7 +55,8 @@ class RawClient:
                        params: dict[str, Any] | None) -> RawResponse:  # fmt: skip
         if self._writer is None:
             self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
-        assert self._reader is not None and self._writer is not None
+        assert self._reader is not None
+        assert self._writer is not None
         if params:
             path = f"{path}{'&' if '?' in path else '?'}{urlencode(params)}"
         body = b"" if json is None else jsonlib.dumps(json).encode()

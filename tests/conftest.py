@@ -361,7 +361,8 @@ def assert_error(r: httpx.Response, status: int, contains: str | None = None) ->
     assert r.status_code == status, f"{r.status_code} != {status}: {r.text}"
     body: dict[str, Any] = r.json()
     assert body["success"] is False
-    assert isinstance(body["error"], str) and body["error"]
+    assert isinstance(body["error"], str)
+    assert body["error"]
     assert body["message"] == body["error"]
     if contains:
         assert contains.lower() in body["error"].lower(), body["error"]

@@ -65,8 +65,10 @@ class TestAgentList:
                 assert r.status_code == 200
                 body = r.json()
                 assert set(body) == {"success", "data", "count", "message"}
-                assert body["success"] is True and body["message"] == "Operation completed successfully"
-                assert body["count"] == 15 and len(body["data"]) == 15
+                assert body["success"] is True
+                assert body["message"] == "Operation completed successfully"
+                assert body["count"] == 15
+                assert len(body["data"]) == 15
                 assert body["data"][0] == SEED_AGENT_001
                 assert all(set(row) == set(SEED_AGENT_001) for row in body["data"])
             r = await admin.get("/api/agents/list", params={"action": "list", "branch_id": 3, "limit": 2, "offset": 1})
@@ -84,7 +86,8 @@ class TestAgentList:
         r = await admin.get("/api/agents/list", params={"action": "list", "search": "%"})
         assert r.json()["count"] == 0  # literal, not a wildcard
         r = await admin.get("/api/agents/list", params={"action": "list", "search": "' OR 1=1 --"})
-        assert r.status_code == 200 and r.json()["count"] == 0
+        assert r.status_code == 200
+        assert r.json()["count"] == 0
 
     @pytest.mark.parametrize(
         "params",
@@ -152,7 +155,8 @@ class TestAgentBranchesList:
             ("Branch_001", False, True),
             ("Branch_003", False, True),
         ]
-        assert rows[0]["agent_ID"] == 16 and rows[0]["agent_name"] == "Agent_007 Surname_007"
+        assert rows[0]["agent_ID"] == 16
+        assert rows[0]["agent_name"] == "Agent_007 Surname_007"
 
     async def test_all_and_by_branch(self, admin: AuthedClient) -> None:
         r = await admin.get("/api/agents/branches", params={"limit": 200})
@@ -191,17 +195,20 @@ class TestSharing:
         assert r.status_code == 200, r.text
         assert r.json()["message"] == "Branch assignment updated"
         data = r.json()["data"]
-        assert data["changed"] is True and data["action"] == "assign"
+        assert data["changed"] is True
+        assert data["action"] == "assign"
         assert [(x["branch_id"], x["is_primary"]) for x in data["branches"]] == [
             (home["id"], True),
             (extra["id"], False),
         ]
         r = await admin.post(path, json=body)
-        assert r.status_code == 200 and r.json()["data"]["changed"] is False
+        assert r.status_code == 200
+        assert r.json()["data"]["changed"] is False
         assert len(r.json()["data"]["branches"]) == 2
         for action, changed in (("remove", True), ("unassign", False)):
             r = await admin.post(path, json={**body, "action": action})
-            assert r.status_code == 200 and r.json()["data"]["changed"] is changed
+            assert r.status_code == 200
+            assert r.json()["data"]["changed"] is changed
             assert r.json()["data"]["action"] == "unassign"
             assert [x["branch_id"] for x in r.json()["data"]["branches"]] == [home["id"]]
 
@@ -272,7 +279,8 @@ class TestSharing:
             assert_error(await who.post(path, json=body), 403)
         manager = await login("manager@example.com")
         r = await manager.post(path, json={**body, "branch_id": 1})  # already assigned: no change
-        assert r.status_code == 200 and r.json()["data"]["changed"] is False
+        assert r.status_code == 200
+        assert r.json()["data"]["changed"] is False
 
 
 class TestSharingVisibility:
@@ -289,7 +297,8 @@ class TestSharingVisibility:
 
         assert (await assign(admin, me["uuid"], shared["id"])).status_code == 200
         r = await who.get("/api/agents/list", params=list_shared)
-        assert r.status_code == 200 and {x["uuid"] for x in r.json()["data"]} == {me["uuid"], stranger["uuid"]}
+        assert r.status_code == 200
+        assert {x["uuid"] for x in r.json()["data"]} == {me["uuid"], stranger["uuid"]}
         r = await who.get("/api/agents/sla", params={"agent_uuid": stranger["uuid"]})
         assert r.status_code == 200
         assert r.json()["data"]["sla_rules"] == [{"priority_name": "Emergency", "target_hours": 9}]
@@ -336,7 +345,8 @@ class TestAgentSla:
         r = await agent.get("/api/agents/sla", params={"agent_uuid": "880e8400-e29b-41d4-a716-446655440014"})
         assert r.status_code == 200
         assert [b["branch_name"] for b in r.json()["data"]["branches"]] == ["Branch_001"]  # not Branch_005
-        assert r.json()["data"]["branch_name"] is None and r.json()["data"]["sla_rules"] == []
+        assert r.json()["data"]["branch_name"] is None
+        assert r.json()["data"]["sla_rules"] == []
 
     async def test_other_agents_outside_visibility_are_404(self, admin: AuthedClient, login: Login) -> None:
         b = await new_branch(admin)
@@ -362,13 +372,17 @@ class TestManageAgents:
         a = await new_agent(
             admin, home["id"], shared_branch_ids=[shared["id"], shared["id"]], company_name="<b>Lets & Co</b>"
         )
-        assert a["branch_id"] == home["id"] and a["is_active"] is True and a["company_name"] == "<b>Lets & Co</b>"
+        assert a["branch_id"] == home["id"]
+        assert a["is_active"] is True
+        assert a["company_name"] == "<b>Lets & Co</b>"
         assert [(x["branch_id"], x["is_primary"]) for x in a["branches"]] == [(home["id"], True), (shared["id"], False)]
         r = await admin.get("/api/agents/manage", params={"action": "get", "agent_uuid": a["uuid"]})
-        assert r.status_code == 200 and r.json()["data"]["email"] == a["email"]
+        assert r.status_code == 200
+        assert r.json()["data"]["email"] == a["email"]
         who = await login_as(client, a["email"], a["password"])
         me = await who.get("/api/auth/me")
-        assert me.json()["data"]["account_type_name"] == "Agent" and me.json()["data"]["branch_id"] == home["id"]
+        assert me.json()["data"]["account_type_name"] == "Agent"
+        assert me.json()["data"]["branch_id"] == home["id"]
         assert (await who.get("/api/agents/sla")).json()["data"]["agent_uuid"] == a["uuid"]
 
     async def test_update(self, admin: AuthedClient) -> None:
@@ -386,8 +400,11 @@ class TestManageAgents:
         )
         assert r.status_code == 200, r.text
         data = r.json()["data"]
-        assert data["first_name"] == "Renamed" and data["last_name"] == "Agent" and data["email"] == a["email"]
-        assert data["branch_id"] == other["id"] and len(data["branches"]) == 2
+        assert data["first_name"] == "Renamed"
+        assert data["last_name"] == "Agent"
+        assert data["email"] == a["email"]
+        assert data["branch_id"] == other["id"]
+        assert len(data["branches"]) == 2
         r = await admin.post(
             "/api/agents/manage", json={"action": "update", "agent_uuid": a["uuid"], "email": "agent001@example.com"}
         )
@@ -397,12 +414,14 @@ class TestManageAgents:
         a = await new_agent(admin, (await new_branch(admin))["id"])
         who = await login_as(client, a["email"], a["password"])
         r = await admin.post("/api/agents/manage", json={"action": "deactivate", "agent_uuid": a["uuid"]})
-        assert r.status_code == 200 and r.json()["data"]["is_active"] is False
+        assert r.status_code == 200
+        assert r.json()["data"]["is_active"] is False
         assert_error(await who.get("/api/agents/sla"), 401)  # sessions revoked
         r = await client.post("/api/auth/login", json={"email": a["email"], "password": a["password"]})
         assert_error(r, 401)
         r = await admin.post("/api/agents/manage", json={"action": "activate", "agent_uuid": a["uuid"]})
-        assert r.status_code == 200 and r.json()["data"]["is_active"] is True
+        assert r.status_code == 200
+        assert r.json()["data"]["is_active"] is True
         await login_as(client, a["email"], a["password"])
 
     @pytest.mark.parametrize(

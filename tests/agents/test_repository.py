@@ -41,7 +41,8 @@ async def test_visible_branch_ids(app: FastAPI, world: World) -> None:
         assert world.branch_names(await ids_of(app, stmt)) == BRANCHES[name], name
         assert len(await ids_of(app, stmt)) == len(BRANCHES[name])  # a new agent sees nothing else
     stmt = repository.visible_branch_ids(world.callers["contractor"])
-    assert stmt is not None and await ids_of(app, stmt) == set()
+    assert stmt is not None
+    assert await ids_of(app, stmt) == set()
 
 
 @pytest.mark.parametrize("caller", list(BRANCHES))

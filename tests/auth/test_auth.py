@@ -29,7 +29,8 @@ class TestLogin:
         assert r.status_code == 200
         body = r.json()
         assert body["success"] is True
-        assert len(body["token"]) == 64 and int(body["token"], 16) >= 0
+        assert len(body["token"]) == 64
+        assert int(body["token"], 16) >= 0
         assert body["token_type"] == "Bearer"
         assert body["expires_at"].endswith("Z")
         assert body["user"] == {"name": "Admin User", "email": "admin@example.com", "account_type": "Staff"}
@@ -71,7 +72,8 @@ class TestLogin:
         victim = await new_agent(admin, 1)
         user = await _user(app, victim["email"])
         r = await admin.post("/api/users/users", json={"action": "toggle_status", "uuid": user.uuid})
-        assert r.status_code == 200 and r.json()["data"]["is_active"] is False
+        assert r.status_code == 200
+        assert r.json()["data"]["is_active"] is False
         r = await admin.http.post("/api/auth/login", json={"email": victim["email"], "password": victim["password"]})
         assert_error(r, 401, "invalid email or password")
 
@@ -93,7 +95,8 @@ class TestLoginThrottling:
             for _ in range(5):
                 await c.post("/api/auth/login", json={"email": ghost, "password": "bad-pass-1"})
             r2 = await c.post("/api/auth/login", json={"email": ghost, "password": "bad-pass-1"})
-            assert r2.status_code == 429 and r2.json()["error"] == r.json()["error"]
+            assert r2.status_code == 429
+            assert r2.json()["error"] == r.json()["error"]
         # other accounts from another IP are unaffected
         async with client_for(app, ip=unique_ip()) as c2:
             r = await c2.post("/api/auth/login", json={"email": other["email"], "password": other["password"]})
@@ -318,4 +321,5 @@ class TestMe:
             "created_at",
         ):
             assert key in data
-        assert data["first_name"] == "Agent_001" and data["account_type_id"] == 2
+        assert data["first_name"] == "Agent_001"
+        assert data["account_type_id"] == 2

@@ -5,15 +5,10 @@ audited; on PostgreSQL the same holds with the token cache live, in every worker
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,9 +21,9 @@ from propops.auth.service import MAX_SESSION_DEPTH, create_user
 from propops.core.audit import AuditLog
 from propops.core.clock import as_utc
 from propops.core.security import token_hash
-from tests.conftest import DEMO_PASSWORD, PG_URL, AuthedClient, assert_error, client_for, login_as, stop_process
+from tests.conftest import DEMO_PASSWORD, PG_URL, AuthedClient, assert_error, client_for, login_as
+from tests.servers import running_server
 
-ROOT = Path(__file__).resolve().parents[2]
 MOBILE = "/api/security/mobile-auth"
 
 
@@ -160,7 +155,8 @@ async def test_minting_is_rate_limited_per_account(app: FastAPI, client: httpx.A
 async def test_login_sessions_are_roots(app: FastAPI, client: httpx.AsyncClient) -> None:
     t = await login_as(client, await new_account(app))
     row = await token_row(app, t)
-    assert row.parent_token_id is None and row.depth == 0
+    assert row.parent_token_id is None
+    assert row.depth == 0
 
 
 # --------------------------------------------------------------------------- PostgreSQL token cache
@@ -198,38 +194,13 @@ def _fresh(base: str, method: str, path: str, token: str, **kw: Any) -> httpx.Re
 
 
 @pytest.mark.skipif(not PG_URL, reason="the cache needs PostgreSQL notifications")
+@pytest.mark.server
 async def test_chain_logout_reaches_every_worker(make_app: Callable[..., Awaitable[FastAPI]]) -> None:
     """Two real worker processes, each caching T, M and M2: after T's logout both refuse all three."""
     app = await make_app()
     settings = app.state.ctx.settings
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT / "src"),
-        "PROPOPS_DATABASE_URL": settings.database_url,
-        "PROPOPS_SECRET_KEY": settings.secret_key,
-        "PROPOPS_BACKGROUND_TASKS": "false",
-        "PROPOPS_LOG_LEVEL": "WARNING",
-        "PROPOPS_STORAGE_DIR": str(settings.storage_dir),
-    }
-    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "propops.infra.server", "propops.main:asgi", "--factory", "--port", str(port),
-         "--workers", "2", "--log-level", "warning"],
-        env=env,
-        cwd=ROOT,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{base}/api/ping", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "server did not start"
-                await asyncio.sleep(0.2)
+    with running_server(settings) as srv:
+        base = srv.url
         login = await asyncio.to_thread(
             httpx.post, f"{base}/api/auth/login", json={"email": "finance@example.com", "password": DEMO_PASSWORD}
         )
@@ -250,5 +221,3 @@ async def test_chain_logout_reaches_every_worker(make_app: Callable[..., Awaitab
         for _ in range(10):
             codes = [(await asyncio.to_thread(_fresh, base, "GET", "/api/auth/me", tok)).status_code for tok in tokens]
             assert codes == [401, 401, 401], codes
-    finally:
-        stop_process(proc)

@@ -46,11 +46,16 @@ async def list_all(admin: AuthedClient, **params: Any) -> dict[str, Any]:
 class TestListBranches:
     async def test_shape_and_demo_rows(self, admin: AuthedClient) -> None:
         body = await list_all(admin, search="Branch_00")
-        assert body["success"] is True and body["message"] == "Operation completed successfully"
+        assert body["success"] is True
+        assert body["message"] == "Operation completed successfully"
         first = next(b for b in body["data"] if b["id"] == 1)
         assert set(first) == BRANCH_KEYS
-        assert first["name"] == "Branch_001" and first["ID"] == 1 and first["is_active"] is True
-        assert isinstance(first["open_jobs"], int) and first["open_jobs"] >= 0 and first["agent_count"] >= 15
+        assert first["name"] == "Branch_001"
+        assert first["ID"] == 1
+        assert first["is_active"] is True
+        assert isinstance(first["open_jobs"], int)
+        assert first["open_jobs"] >= 0
+        assert first["agent_count"] >= 15
         assert first["created_at"].endswith("Z")
         assert [(r["priority_name"], r["target_hours"]) for r in first["sla_rules"]] == [
             ("Emergency", 4),
@@ -70,7 +75,8 @@ class TestListBranches:
             assert body["count"] == 5
             assert [b["name"] for b in body["data"]] == ["Branch_002", "Branch_003"]
             r = await admin.get("/api/admin/branches")  # action defaults to list
-            assert r.json()["count"] == 5 and len(r.json()["data"]) == 5
+            assert r.json()["count"] == 5
+            assert len(r.json()["data"]) == 5
 
     async def test_action_get_and_unknown(self, admin: AuthedClient) -> None:
         r = await admin.get("/api/admin/branches", params={"action": "get", "id": 2})
@@ -95,7 +101,8 @@ class TestListBranches:
         body = await list_all(admin, search="100%")
         assert [x["id"] for x in body["data"]] == [b["id"]]
         underscored = (await list_all(admin, search="_"))["data"]
-        assert underscored and all("_" in x["name"] or "_" in x["code"] for x in underscored)
+        assert underscored
+        assert all("_" in x["name"] or "_" in x["code"] for x in underscored)
         await admin.post("/api/admin/disable-branch", json={"branch_id": b["id"]})
         assert b["id"] not in [x["id"] for x in (await list_all(admin, is_active="true"))["data"]]
         assert b["id"] in [x["id"] for x in (await list_all(admin, is_active="false"))["data"]]
@@ -153,8 +160,12 @@ class TestCreateBranch:
         assert body["message"] == "Branch created"
         data = body["data"]
         assert set(data) == BRANCH_KEYS
-        assert data["name"] == "North" and data["code"] == code.upper() and data["postcode"] == "N1 9GU"
-        assert data["email"] == "north@example.com" and data["is_active"] is True and data["agent_count"] == 0
+        assert data["name"] == "North"
+        assert data["code"] == code.upper()
+        assert data["postcode"] == "N1 9GU"
+        assert data["email"] == "north@example.com"
+        assert data["is_active"] is True
+        assert data["agent_count"] == 0
         got = [(x["priority_name"], x["job_type_name"], x["target_hours"]) for x in data["sla_rules"]]
         assert got == [
             ("Emergency", None, 2),
@@ -235,7 +246,9 @@ class TestCreateBranch:
         r = await admin.get("/api/admin/branches", params={"action": "get", "id": b["id"]})
         assert r.headers["content-type"].startswith("application/json")
         data = r.json()["data"]
-        assert data["name"] == HOSTILE and data["address_line1"] == '" OR 1=1 --' and data["town"] == "<b>Town</b>"
+        assert data["name"] == HOSTILE
+        assert data["address_line1"] == '" OR 1=1 --'
+        assert data["town"] == "<b>Town</b>"
         assert "<script>" in r.text  # JSON, not HTML: the client escapes on render
         assert (await list_all(admin, search="DROP TABLE"))["count"] >= 1
 
@@ -275,10 +288,13 @@ class TestUpdateBranch:
         r = await admin.put("/api/admin/branches", json={"id": b["id"], "name": "Renamed", "town": None})
         assert r.status_code == 200, r.text
         data = r.json()["data"]
-        assert data["name"] == "Renamed" and data["town"] is None and data["phone"] == "0113 496 0000"
+        assert data["name"] == "Renamed"
+        assert data["town"] is None
+        assert data["phone"] == "0113 496 0000"
         assert data["code"] == b["code"]
         r = await admin.put("/api/admin/branches", json={"uuid": b["uuid"], "code": unique_code("n")})
-        assert r.status_code == 200 and r.json()["data"]["code"] != b["code"]
+        assert r.status_code == 200
+        assert r.json()["data"]["code"] != b["code"]
 
     async def test_sla_rules_replace_the_set(self, admin: AuthedClient) -> None:
         b = await new_branch(admin, sla_rules=[{"priority": "High", "target_hours": 24}])
@@ -303,7 +319,8 @@ class TestUpdateBranch:
         )
         assert_error(r, 400)
         data = (await admin.get("/api/admin/branches", params={"action": "get", "id": b["id"]})).json()["data"]
-        assert data["name"] == b["name"] and len(data["sla_rules"]) == 1
+        assert data["name"] == b["name"]
+        assert len(data["sla_rules"]) == 1
 
     async def test_errors(self, admin: AuthedClient) -> None:
         a, b = await new_branch(admin), await new_branch(admin)
@@ -338,7 +355,8 @@ class TestDeleteBranch:
         assert r.status_code == 200, r.text
         assert r.json()["data"]["is_active"] is False
         data = (await admin.get("/api/admin/branches", params={"action": "get", "id": b["id"]})).json()["data"]
-        assert data["is_active"] is False and data["agent_count"] == 1
+        assert data["is_active"] is False
+        assert data["agent_count"] == 1
         # idempotent
         assert (await admin.delete("/api/admin/branches", params={"id": b["id"]})).status_code == 200
 
@@ -354,7 +372,8 @@ class TestDeleteBranch:
     async def test_id_in_json_body_and_errors(self, admin: AuthedClient) -> None:
         b = await new_branch(admin)
         r = await admin.request("DELETE", "/api/admin/branches", json={"branch_id": b["id"]})
-        assert r.status_code == 200 and r.json()["data"]["is_active"] is False
+        assert r.status_code == 200
+        assert r.json()["data"]["is_active"] is False
         assert_error(await admin.delete("/api/admin/branches", params={"id": 99999999}), 404)
         assert_error(await admin.delete("/api/admin/branches"), 400)
         assert_error(await admin.delete("/api/admin/branches", params={"id": "abc"}), 400)
@@ -375,7 +394,8 @@ class TestEnableDisableBranch:
         b = await new_branch(admin)
         agent = await new_agent(admin, b["id"])
         r = await admin.post("/api/admin/disable-branch", json={"branch_id": b["id"]})
-        assert r.status_code == 200 and r.json()["data"]["is_active"] is False
+        assert r.status_code == 200
+        assert r.json()["data"]["is_active"] is False
         assert r.json()["message"] == "Branch disabled"
         # disabling is allowed even for a sole branch (existing work is kept); new assignments are refused
         other = await new_agent(admin, (await new_branch(admin))["id"])
@@ -385,7 +405,8 @@ class TestEnableDisableBranch:
         assert_error(r, 409, "disabled")
         assert agent["branch_id"] == b["id"]
         r = await admin.post("/api/admin/enable-branch", json={"id": b["id"]})
-        assert r.status_code == 200 and r.json()["data"]["is_active"] is True
+        assert r.status_code == 200
+        assert r.json()["data"]["is_active"] is True
         r = await admin.post(
             "/api/agents/sharing", json={"action": "assign", "agent_uuid": other["uuid"], "branch_id": b["id"]}
         )

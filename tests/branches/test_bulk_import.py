@@ -42,7 +42,8 @@ class TestBulkImport:
         assert body["message"] == "2 branch(es) imported"
         r = await admin.get("/api/admin/branches", params={"search": a})
         row = r.json()["data"][0]
-        assert row["name"] == "Imported, One" and row["postcode"] == "LS1 5HD"
+        assert row["name"] == "Imported, One"
+        assert row["postcode"] == "LS1 5HD"
         assert [x["target_hours"] for x in row["sla_rules"]] == [4, 24, 72, 168]
 
     async def test_alias_import_csv_and_only_required_columns(self, admin: AuthedClient) -> None:

@@ -60,4 +60,5 @@ async def test_usage_counters(app: FastAPI, admin: AuthedClient) -> None:
 async def test_the_app_installs_the_counters(app: FastAPI) -> None:
     usage = await branch_usage(app.state.ctx)
     assert isinstance(usage, BranchUsage)
-    assert usage.open_jobs is open_job_counts and usage.active_agents is active_agent_counts
+    assert usage.open_jobs is open_job_counts
+    assert usage.active_agents is active_agent_counts

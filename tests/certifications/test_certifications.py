@@ -75,14 +75,19 @@ class TestUploadAndDownload:
         r = await upload(a, uuid, PDF, issue_date="2025-01-01")
         assert r.status_code == 200, r.text
         data = r.json()["data"]
-        assert data["status"] == "valid" and data["days_to_expiry"] == 200
-        assert data["sha256"] == hashlib.sha256(PDF).hexdigest() and data["content_type"] == "application/pdf"
-        assert data["cert_type"] == "Gas Safe registration" and data["issue_date"] == "2025-01-01"
+        assert data["status"] == "valid"
+        assert data["days_to_expiry"] == 200
+        assert data["sha256"] == hashlib.sha256(PDF).hexdigest()
+        assert data["content_type"] == "application/pdf"
+        assert data["cert_type"] == "Gas Safe registration"
+        assert data["issue_date"] == "2025-01-01"
         name = data["file"]
-        assert name.startswith(f"cert_{data['contractor_id']}_1_") and name.endswith(".pdf")
+        assert name.startswith(f"cert_{data['contractor_id']}_1_")
+        assert name.endswith(".pdf")
         assert name in stored_files(storage_root(app))
         r = await a.get(f"/api/contractors/certification?file={name}")
-        assert r.status_code == 200 and r.content == PDF
+        assert r.status_code == 200
+        assert r.content == PDF
         assert r.headers["content-type"] == "application/pdf"
         assert r.headers["content-disposition"] == f'attachment; filename="{name}"'
         assert r.headers["x-content-type-options"] == "nosniff"
@@ -103,7 +108,8 @@ class TestUploadAndDownload:
             r = await upload(admin, uuid, content, filename=filename, cert_type="CSCS")
             assert r.status_code == 200, (filename, r.text)
             got = await admin.get(f"/api/contractors/certification?file={r.json()['data']['file']}")
-            assert got.headers["content-type"] == ctype and got.content == content
+            assert got.headers["content-type"] == ctype
+            assert got.content == content
 
     async def test_contractor_cannot_upload_for_another(self, app: FastAPI, a: AuthedClient) -> None:
         before = await count_certs(app)
@@ -129,7 +135,8 @@ class TestUploadAndDownload:
 
     async def test_seed_example_file_downloads(self, admin: AuthedClient, login: Any) -> None:
         r = await admin.get("/api/contractors/certification?file=cert_20_5_1704873600.pdf")
-        assert r.status_code == 200 and r.content.startswith(b"%PDF-")
+        assert r.status_code == 200
+        assert r.content.startswith(b"%PDF-")
         owner = await login("contractor001@example.com")
         assert (await owner.get("/api/contractors/certification?file=cert_20_5_1704873600.pdf")).status_code == 200
 
@@ -139,7 +146,8 @@ class TestUploadAndDownload:
     async def test_missing_csrf_changes_nothing(self, app: FastAPI, a: AuthedClient) -> None:
         before, files = await count_certs(app), stored_files(storage_root(app))
         assert_error(await upload(a, None, PDF, csrf=False), 403, "csrf")
-        assert await count_certs(app) == before and stored_files(storage_root(app)) == files
+        assert await count_certs(app) == before
+        assert stored_files(storage_root(app)) == files
 
     async def test_replacement_keeps_history_and_delete_removes_row_and_file(
         self, app: FastAPI, a: AuthedClient
@@ -151,7 +159,8 @@ class TestUploadAndDownload:
         assert [c["uuid"] for c in r.json()["data"]] == [second["uuid"]]
         r = await a.get("/api/contractors/certifications?action=list&certification_type_id=5&include_history=true")
         by_uuid = {c["uuid"]: c for c in r.json()["data"]}
-        assert by_uuid[first["uuid"]]["is_current"] is False and by_uuid[second["uuid"]]["is_current"] is True
+        assert by_uuid[first["uuid"]]["is_current"] is False
+        assert by_uuid[second["uuid"]]["is_current"] is True
         # The replaced file is still readable (history).
         assert (await a.get(f"/api/contractors/certification?file={first['file']}")).content == PDF
         r = await a.post(
@@ -177,7 +186,7 @@ class TestUploadAndDownload:
         assert made["file"] in stored_files(storage_root(app))
 
     @pytest.mark.parametrize(
-        "fields, status",
+        ("fields", "status"),
         [
             ({"action": "nope"}, 400),
             ({"action": "upload", "cert_type": "Unknown thing"}, 400),
@@ -256,7 +265,7 @@ class TestHostileDownloads:
 
 class TestRejectedUploads:
     @pytest.mark.parametrize(
-        "filename, content",
+        ("filename", "content"),
         [
             ("cert.pdf", ELF),
             ("cert.pdf", MZ),
@@ -272,7 +281,8 @@ class TestRejectedUploads:
     async def test_415_leaves_nothing(self, app: FastAPI, a: AuthedClient, filename: str, content: bytes) -> None:
         before, files = await count_certs(app), stored_files(storage_root(app))
         assert_error(await upload(a, None, content, filename=filename), 415)
-        assert await count_certs(app) == before and stored_files(storage_root(app)) == files
+        assert await count_certs(app) == before
+        assert stored_files(storage_root(app)) == files
         assert staging_files(storage_root(app)) == []
 
 
@@ -310,7 +320,8 @@ class TestSizeCap:
                 },
             )
             assert_error(r, 413)
-            assert await count_certs(app) == before and stored_files(root) == files
+            assert await count_certs(app) == before
+            assert stored_files(root) == files
             assert staging_files(root) == []
             # At the cap it is accepted.
             r = await upload(admin, uuid, PDF + b"0" * (4096 - len(PDF)))
@@ -326,7 +337,8 @@ class TestListingAndCompliance:
             assert r.status_code == 200, r.text
         r = await b.get("/api/contractors/certifications?action=list")
         data = r.json()["data"]
-        assert r.json()["count"] == len(data) and all(c["contractor_uuid"] == uuid_b for c in data)
+        assert r.json()["count"] == len(data)
+        assert all(c["contractor_uuid"] == uuid_b for c in data)
         by_type = {c["cert_type"]: c for c in data}
         assert by_type["Working at height training"]["status"] == "expired"
         assert by_type["Working at height training"]["days_to_expiry"] == -3
@@ -362,7 +374,8 @@ class TestListingAndCompliance:
             r = await upload(admin, uuid, PDF, cert_type=t, expiry=(today + timedelta(days=90)).isoformat())
             assert r.status_code == 200, r.text
         summary = (await admin.get(f"/api/contractors/certifications/compliance?contractor_uuid={uuid}")).json()["data"]
-        assert summary["compliant"] is True and summary["gaps"] == []
+        assert summary["compliant"] is True
+        assert summary["gaps"] == []
         async with app.state.ctx.db.sessionmaker() as session:
             cid = summary["contractor_id"]
             assert await compliance_gaps(session, cid, 1) == []
@@ -390,7 +403,8 @@ class TestCertificationTypes:
         r = await admin.post("/api/contractors/certification-types", json=body)
         assert r.status_code == 200, r.text
         created = r.json()["data"]
-        assert created["code"] == "f_gas_certification" and created["required_for_trades"][0]["trade_id"] == 1
+        assert created["code"] == "f_gas_certification"
+        assert created["required_for_trades"][0]["trade_id"] == 1
         assert_error(await admin.post("/api/contractors/certification-types", json=body), 409)
         r = await admin.post(
             "/api/contractors/certification-types",
@@ -464,5 +478,6 @@ class TestFileNames:
         async with app.state.ctx.db.sessionmaker() as session:
             name = await _publish_free_name(session, storage, 999999, 1, "pdf", staged)
         assert int(name.rsplit("_", 1)[1].split(".")[0]) >= now + 3
-        assert (storage.root / name).read_bytes() == PDF and not staged.exists()
+        assert (storage.root / name).read_bytes() == PDF
+        assert not staged.exists()
         assert (storage.root / f"cert_999999_1_{now}.pdf").read_bytes() == b"won by another upload"

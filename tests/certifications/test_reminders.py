@@ -85,7 +85,8 @@ async def test_each_reminder_arrives_once_and_reruns_send_nothing(make_app: Make
     await run_reminders(ctx.db, ctx.settings, today=T)
     await deliver_due(ctx.db, ctx.settings)
     to_c, to_s = mine(smtp, email)
-    assert len(to_c) == 5 and len(to_s) == 5
+    assert len(to_c) == 5
+    assert len(to_s) == 5
     assert sum("expires in 30 days" in s for s in to_c) == 1
     assert sum("expires in 20 days" in s for s in to_c) == 1
     assert sum("expires in 7 days" in s for s in to_c) == 1
@@ -97,7 +98,8 @@ async def test_each_reminder_arrives_once_and_reruns_send_nothing(make_app: Make
 
     # A rerun (same day) queues nothing and sends nothing.
     again = await run_reminders(ctx.db, ctx.settings, today=T)
-    assert again.sent == 0 and again.emails == 0
+    assert again.sent == 0
+    assert again.emails == 0
     assert (await deliver_due(ctx.db, ctx.settings)).claimed == 0
     assert mine(smtp, email) == (to_c, to_s)
 
@@ -128,7 +130,8 @@ async def test_smtp_stopped_mid_run_loses_and_doubles_nothing(make_app: MakeApp,
     assert first.sent == 3
     smtp.stop()  # ...then SMTP goes away
     down = await deliver_due(ctx.db, ctx.settings)
-    assert down.sent == 0 and down.retried > 0
+    assert down.sent == 0
+    assert down.retried > 0
     smtp.start()
     later = utcnow() + timedelta(minutes=10)
     while (await deliver_due(ctx.db, ctx.settings, now=later)).claimed:
@@ -136,8 +139,10 @@ async def test_smtp_stopped_mid_run_loses_and_doubles_nothing(make_app: MakeApp,
     ids = [m.outbox_id for m in smtp.received]
     assert len(ids) == len(set(ids))  # nothing twice
     to_c, to_s = mine(smtp, email)
-    assert len(to_c) == 8 and len(to_s) == 8
-    assert len(smtp.received) >= queued - 0 and len(set(ids)) == len(smtp.received)
+    assert len(to_c) == 8
+    assert len(to_s) == 8
+    assert len(smtp.received) >= queued - 0
+    assert len(set(ids)) == len(smtp.received)
 
 
 async def test_concurrent_runners_send_once(make_app: MakeApp, smtp: SmtpSink) -> None:
@@ -147,7 +152,8 @@ async def test_concurrent_runners_send_once(make_app: MakeApp, smtp: SmtpSink) -
     reports = await asyncio.gather(*(run_reminders(ctx.db, ctx.settings, today=T) for _ in range(4)))
     await deliver_due(ctx.db, ctx.settings)
     to_c, to_s = mine(smtp, email)
-    assert len(to_c) == 10 and len(to_s) == 10
+    assert len(to_c) == 10
+    assert len(to_s) == 10
     counts = Counter(m.outbox_id for m in smtp.received)
     assert max(counts.values()) == 1
     assert sum(r.emails for r in reports) == len(smtp.received)

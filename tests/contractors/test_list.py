@@ -43,7 +43,8 @@ async def test_seed_example(fresh: AuthedClient) -> None:
     r = await fresh.get(f"{LIST}&trade_id=1&limit=20")
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["success"] is True and body["message"] == "Operation completed successfully"
+    assert body["success"] is True
+    assert body["message"] == "Operation completed successfully"
     assert body["data"][0] == SEED_ROW
     assert all("Gas & Heating" in row["trades"] for row in body["data"])
     assert body["count"] == len(body["data"])
@@ -77,7 +78,8 @@ async def test_name_filter(admin: AuthedClient, param: str) -> None:
 async def test_trade_filter(admin: AuthedClient) -> None:
     r = await admin.get(f"{LIST}&trade_id=4&limit=200")
     data = r.json()["data"]
-    assert data and all("Roofing" in row["trades"] for row in data)
+    assert data
+    assert all("Roofing" in row["trades"] for row in data)
     r = await admin.get(f"{LIST}&trade_id=999")
     assert r.json() == {"success": True, "data": [], "count": 0, "message": "Operation completed successfully"}
 
@@ -170,16 +172,19 @@ async def test_bad_params(admin: AuthedClient, query: str, field: str) -> None:
 
 async def test_paging_edges(admin: AuthedClient) -> None:
     one = (await admin.get(f"{LIST}&limit=1")).json()
-    assert len(one["data"]) == 1 and one["count"] >= 30
+    assert len(one["data"]) == 1
+    assert one["count"] >= 30
     big = (await admin.get(f"{LIST}&limit=200")).json()
     assert len(big["data"]) == min(200, big["count"])
     second = (await admin.get(f"{LIST}&limit=1&offset=1")).json()
     assert second["data"][0]["ID"] == big["data"][1]["ID"]
     beyond = (await admin.get(f"{LIST}&offset=100000")).json()
-    assert beyond["data"] == [] and beyond["count"] == big["count"]
+    assert beyond["data"] == []
+    assert beyond["count"] == big["count"]
     p1 = (await admin.get(f"{LIST}&postcode=SW1A&limit=1&offset=1")).json()
     p_all = (await admin.get(f"{LIST}&postcode=SW1A&limit=200")).json()
-    assert p1["count"] == p_all["count"] and p1["data"][0]["ID"] == p_all["data"][1]["ID"]
+    assert p1["count"] == p_all["count"]
+    assert p1["data"][0]["ID"] == p_all["data"][1]["ID"]
 
 
 async def test_action_missing_or_wrong(admin: AuthedClient) -> None:
@@ -205,7 +210,8 @@ async def test_unknown_postcode(admin: AuthedClient, unknown: str) -> None:
 async def test_hostile_search(admin: AuthedClient) -> None:
     for s in ["' OR 1=1 --", "<img src=x onerror=alert(1)>", "\\", "a_b%", "Robert'); DROP TABLE contractors;--"]:
         r = await admin.get(LIST.split("?")[0], params={"action": "list", "search": s})
-        assert r.status_code == 200 and r.json()["count"] == 0, s
+        assert r.status_code == 200, s
+        assert r.json()["count"] == 0, s
     assert_error(await admin.get(LIST.split("?")[0], params={"action": "list", "search": "x" * 101}), 400, "search")
     assert (await admin.get(f"{LIST}&limit=1")).json()["count"] >= 30
 
@@ -235,9 +241,11 @@ async def test_coverage_shape_and_geojson_validity(admin: AuthedClient) -> None:
         assert set(c) >= {"source", "parameters", "base", "geometry", "estimated", "computed_at"}
         assert c["geometry"]["type"] in ("Polygon", "MultiPolygon")
         for ring in _rings(c["geometry"]):
-            assert len(ring) >= 4 and ring[0] == ring[-1]
+            assert len(ring) >= 4
+            assert ring[0] == ring[-1]
             for lon, lat in ring:
-                assert -9.5 <= lon <= 2.5 and 49 <= lat <= 61.5  # lon first, inside the UK
+                assert -9.5 <= lon <= 2.5
+                assert 49 <= lat <= 61.5
         geom = shape(c["geometry"])
         assert geom.is_valid
         assert geom.intersects(Point(c["base"]["longitude"], c["base"]["latitude"]))
@@ -247,7 +255,8 @@ async def test_coverage_shape_and_geojson_validity(admin: AuthedClient) -> None:
             d = haversine_km(c["base"]["latitude"], c["base"]["longitude"], edge[1], edge[0])
             assert math.isclose(d, c["parameters"]["radius_km"], rel_tol=0.01)
         if c["source"] == "isochrone":
-            assert c["estimated"] is True and c["parameters"]["provider"] == "estimate"
+            assert c["estimated"] is True
+            assert c["parameters"]["provider"] == "estimate"
 
 
 async def test_geojson_format(admin: AuthedClient) -> None:
@@ -256,9 +265,12 @@ async def test_geojson_format(admin: AuthedClient) -> None:
     assert r.headers["content-type"].startswith("application/geo+json")
     fc = r.json()
     assert fc["type"] == "FeatureCollection"
-    assert fc["features"] and fc["count"] >= len(fc["features"])
+    assert fc["features"]
+    assert fc["count"] >= len(fc["features"])
     f = fc["features"][0]
-    assert f["type"] == "Feature" and f["id"] == 20
-    assert f["properties"]["uuid"] == SEED_ROW["uuid"] and "distance_km" in f["properties"]
+    assert f["type"] == "Feature"
+    assert f["id"] == 20
+    assert f["properties"]["uuid"] == SEED_ROW["uuid"]
+    assert "distance_km" in f["properties"]
     assert f["geometry"]["type"] in ("Polygon", "MultiPolygon")
     assert_error(await admin.get(f"{COV}?format=kml"), 400, "format")

@@ -44,8 +44,10 @@ async def test_create_get_update_deactivate(admin: AuthedClient) -> None:
     r = await admin.post(MANAGE, json=body)
     assert r.status_code == 200, r.text
     d = r.json()["data"]
-    assert d["trades"] == ["Electrical", "General Maintenance"] and d["trade_ids"] == [3, 5]
-    assert d["coverage"]["source"] == "radius" and d["coverage"]["parameters"] == {"radius_km": 10.0}
+    assert d["trades"] == ["Electrical", "General Maintenance"]
+    assert d["trade_ids"] == [3, 5]
+    assert d["coverage"]["source"] == "radius"
+    assert d["coverage"]["parameters"] == {"radius_km": 10.0}
     assert d["coverage"]["base"]["postcode"] == "LS1 4"
     u = d["uuid"]
     assert (await admin.get(MANAGE, params={"action": "get", "uuid": u})).json()["data"]["ID"] == d["ID"]
@@ -64,15 +66,17 @@ async def test_create_get_update_deactivate(admin: AuthedClient) -> None:
     )
     assert r.status_code == 200, r.text
     c = r.json()["data"]["coverage"]
-    assert c["source"] == "isochrone" and c["estimated"] is True and c["parameters"]["profile"] == "driving"
+    assert c["source"] == "isochrone"
+    assert c["estimated"] is True
+    assert c["parameters"]["profile"] == "driving"
     assert await _count(admin, postcode="LS1", search=body["first_name"]) == 0
     assert await _count(admin, postcode="BS1", search=body["first_name"]) == 1
     # Partial update keeps other fields.
     r = await admin.post(MANAGE, json={"action": "update", "uuid": u, "phone": "0113 496 0000", "trade_ids": [1]})
     d2 = r.json()["data"]
-    assert (
-        d2["phone"] == "0113 496 0000" and d2["trades"] == ["Gas & Heating"] and d2["coverage"]["source"] == "isochrone"
-    )
+    assert d2["phone"] == "0113 496 0000"
+    assert d2["trades"] == ["Gas & Heating"]
+    assert d2["coverage"]["source"] == "isochrone"
 
     r = await admin.post(MANAGE, json={"action": "deactivate", "uuid": u})
     assert r.json()["data"]["is_active"] is False
@@ -136,7 +140,8 @@ async def test_hostile_strings_are_stored_literally(admin: AuthedClient) -> None
     r = await admin.post(MANAGE, json=_body(first_name=name, company_name="' OR '1'='1"))
     assert r.status_code == 200
     got = (await admin.get(MANAGE, params={"action": "get", "uuid": r.json()["data"]["uuid"]})).json()["data"]
-    assert got["first_name"] == name and got["company_name"] == "' OR '1'='1"
+    assert got["first_name"] == name
+    assert got["company_name"] == "' OR '1'='1"
     assert await _count(admin) >= 30
 
 
@@ -147,7 +152,8 @@ async def test_create_with_login_then_own_profile(admin: AuthedClient, client: h
     assert r.json()["data"]["user_uuid"]
     me = await login_as(client, body["email"], "a-long-password-1")
     prof = await me.get("/api/contractors/profile")
-    assert prof.status_code == 200 and prof.json()["data"]["email"] == body["email"]
+    assert prof.status_code == 200
+    assert prof.json()["data"]["email"] == body["email"]
     r = await me.post(
         "/api/contractors/profile", json={"phone": "020 7946 0000", "coverage": {"source": "radius", "radius_km": 30}}
     )
@@ -167,7 +173,8 @@ async def test_create_with_login_then_own_profile(admin: AuthedClient, client: h
 async def test_seed_contractor_profile(contractor: AuthedClient) -> None:
     r = await contractor.get("/api/contractors/profile")
     assert r.status_code == 200
-    assert r.json()["data"]["ID"] == 20 and r.json()["data"]["coverage"]["base"]["postcode"] == "SW1A"
+    assert r.json()["data"]["ID"] == 20
+    assert r.json()["data"]["coverage"]["base"]["postcode"] == "SW1A"
 
 
 async def test_permissions_and_csrf(admin: AuthedClient, agent: AuthedClient, client: httpx.AsyncClient) -> None:
@@ -198,7 +205,8 @@ async def test_provider_failure_fallback_or_clear_error(app_with: Callable[..., 
             admin = await login_as(http, "admin@example.com")
             r = await admin.post(MANAGE, json=_body(coverage={"source": "isochrone", "travel_minutes": 30}))
             assert r.status_code == 200, r.text
-            assert r.json()["data"]["coverage"]["estimated"] is True and seen
+            assert r.json()["data"]["coverage"]["estimated"] is True
+            assert seen
         strict = await app_with(
             isochrone_provider="openrouteservice", ors_api_key="k", ors_base_url=url, isochrone_fallback="error"
         )
@@ -229,5 +237,6 @@ async def test_routing_provider_result_is_stored(app_with: Callable[..., Awaitab
             body = _body(base_postcode="BS1", coverage={"source": "isochrone", "travel_minutes": 30})
             r = await admin.post(MANAGE, json=body)
             c = r.json()["data"]["coverage"]
-            assert c["estimated"] is False and c["parameters"]["provider"] == "openrouteservice"
+            assert c["estimated"] is False
+            assert c["parameters"]["provider"] == "openrouteservice"
             assert await _count(admin, postcode="BS1", max_travel_minutes=30, search=body["first_name"]) == 1

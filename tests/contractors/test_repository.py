@@ -26,12 +26,14 @@ async def test_readable_contractors_per_caller(app: FastAPI, admin: AuthedClient
     # a contractor: its own record only
     assert await ids_of(app, readable_contractors(world.callers["contractor"])) == {first}
     ids = readable_contractor_ids(world.callers["contractor"])
-    assert ids is not None and await ids_of(app, ids) == {first}
+    assert ids is not None
+    assert await ids_of(app, ids) == {first}
     # agents, with or without a shared branch: none
     for name in ("solo", "sharer"):
         assert await ids_of(app, readable_contractors(world.callers[name])) == set()
         ids = readable_contractor_ids(world.callers[name])
-        assert ids is not None and await ids_of(app, ids) == set()
+        assert ids is not None
+        assert await ids_of(app, ids) == set()
 
 
 async def test_own_contractor(app: FastAPI, admin: AuthedClient) -> None:
@@ -46,4 +48,5 @@ async def test_manage_reads_go_through_the_rule(app: FastAPI, admin: AuthedClien
     async with app.state.ctx.db.sessionmaker() as session:
         other = (await session.execute(select(Contractor.uuid).where(Contractor.email != "x").limit(1))).scalar_one()
     r = await admin.get("/api/contractors/manage", params={"action": "get", "uuid": other})
-    assert r.status_code == 200 and r.json()["data"]["uuid"] == other
+    assert r.status_code == 200
+    assert r.json()["data"]["uuid"] == other

@@ -60,13 +60,15 @@ def test_connection_failure_as_cause_is_unavailable() -> None:
     class CannotConnectNowError(Exception):
         sqlstate = "57P03"  # the database system is starting up
 
-    try:
+    def wrapped() -> None:
         try:
             raise CannotConnectNowError("the database system is starting up")
         except CannotConnectNowError as inner:
             raise RuntimeError("wrapped") from inner
-    except RuntimeError as outer:
-        assert database_unavailable(outer)
+
+    with pytest.raises(RuntimeError) as outer:
+        wrapped()
+    assert database_unavailable(outer.value)
 
 
 @pytest.mark.parametrize(

@@ -100,7 +100,9 @@ class TestEnvelope:
         async with client_for(app) as c:
             r = await c.get("/api/test-boom")
         body = assert_error(r, 500)
-        assert "secret" not in r.text and "Traceback" not in r.text and "RuntimeError" not in r.text
+        assert "secret" not in r.text
+        assert "Traceback" not in r.text
+        assert "RuntimeError" not in r.text
         assert body["request_id"] == r.headers["x-request-id"]
         for h in TIMING_HEADERS:
             assert h in r.headers
@@ -138,11 +140,13 @@ class TestHeaders:
 
     async def test_health(self, client: httpx.AsyncClient) -> None:
         r = await client.get("/api/health")
-        assert r.status_code == 200 and r.json()["data"]["status"] == "ok"
+        assert r.status_code == 200
+        assert r.json()["data"]["status"] == "ok"
 
     async def test_openapi_and_docs(self, client: httpx.AsyncClient) -> None:
         r = await client.get("/openapi.json")
-        assert r.status_code == 200 and "/api/contractors/trades" in r.json()["paths"]
+        assert r.status_code == 200
+        assert "/api/contractors/trades" in r.json()["paths"]
         assert (await client.get("/docs")).status_code == 200
 
 
@@ -175,7 +179,8 @@ class TestRateLimits:
         store = MemoryRateLimitStore()
         results = [await store.hit("k", 2, 60) for _ in range(3)]
         assert [r.remaining for r in results] == [1, 0, -1]
-        assert results[-1].exceeded and not results[0].exceeded
+        assert results[-1].exceeded
+        assert not results[0].exceeded
 
 
 class TestSettings:
@@ -190,4 +195,5 @@ class TestSettings:
         monkeypatch.setenv("PROPOPS_DATABASE_URL", "sqlite+aiosqlite:///./x.db")
         monkeypatch.setenv("PROPOPS_LOGIN_MAX_FAILURES_PER_ACCOUNT", "7")
         s = Settings()
-        assert s.database_url.endswith("x.db") and s.login_max_failures_per_account == 7
+        assert s.database_url.endswith("x.db")
+        assert s.login_max_failures_per_account == 7

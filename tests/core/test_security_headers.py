@@ -18,7 +18,8 @@ from tests.conftest import AuthedClient
 
 async def test_login_reply_and_api_errors_are_no_store_and_nosniff(client: httpx.AsyncClient) -> None:
     r = await client.post("/api/auth/login", json={"email": "admin@example.com", "password": "demo-pass-123"})
-    assert r.status_code == 200 and "token" in r.json()
+    assert r.status_code == 200
+    assert "token" in r.json()
     assert r.headers["cache-control"] == "no-store"
     assert r.headers["x-content-type-options"] == "nosniff"
     for response in (await client.get("/api/no-such-route"), await client.get("/api/jobs")):
@@ -67,7 +68,8 @@ def test_safe_cell_escapes_formula_prefixes() -> None:
         assert safe_cell(raw) == "'" + raw
     for raw in ("plain", "", "1=1", " =x", "'quoted"):
         assert safe_cell(raw) == raw
-    assert safe_cell(None) == "" and safe_cell(-3) == "'-3"
+    assert safe_cell(None) == ""
+    assert safe_cell(-3) == "'-3"
 
 
 def test_csv_text_escapes_every_cell_and_round_trips() -> None:

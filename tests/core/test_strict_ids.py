@@ -20,7 +20,8 @@ async def test_job_priority_id_must_be_an_integer(admin: AuthedClient, value: An
     body_err = assert_error(await admin.post(MANAGE, json=body), 400)
     assert "priority_id" in body_err["error"]
     listed = await admin.get(MANAGE, params={"action": "list", "search": title})
-    assert listed.status_code == 200 and listed.json()["count"] == 0
+    assert listed.status_code == 200
+    assert listed.json()["count"] == 0
 
 
 @pytest.mark.parametrize("field", ["address_id", "trade_id", "contractor_id"])
@@ -46,3 +47,29 @@ async def test_agent_sharing_branch_id_true_is_refused(admin: AuthedClient) -> N
     )
     err = assert_error(r, 400)
     assert "branch_id" in err["error"]
+
+
+@pytest.mark.parametrize("trade_ids", [[True], [1, False], [1.0]])
+async def test_contractor_trade_ids_must_be_integers(admin: AuthedClient, trade_ids: list[Any]) -> None:
+    name = f"Strict{tag()}"
+    body = {
+        "action": "create",
+        "first_name": name,
+        "last_name": "Trades",
+        "email": f"{name.lower()}@example.com",
+        "base_postcode": "LS1 4AP",
+        "trade_ids": trade_ids,
+    }
+    err = assert_error(await admin.post("/api/contractors/manage", json=body), 400)
+    assert "trade_ids" in err["error"]
+    listed = await admin.get("/api/contractors/list", params={"action": "list", "search": name})
+    assert listed.status_code == 200
+    assert listed.json()["count"] == 0
+
+
+@pytest.mark.parametrize("body", [{"trade_ids": [True]}, {"id": True}])
+async def test_certification_type_ids_must_be_integers(admin: AuthedClient, body: dict[str, Any]) -> None:
+    action = "update" if "id" in body else "create"
+    sent = {"action": action, "name": f"Strict type {tag()}", "code": f"strict_{tag().lower()}", **body}
+    err = assert_error(await admin.post("/api/contractors/certification-types", json=sent), 400)
+    assert next(iter(body)) in err["error"]

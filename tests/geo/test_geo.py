@@ -46,7 +46,8 @@ SAMPLE = Path(__file__).resolve().parents[2] / "src" / "propops" / "geo" / "data
 )
 def test_parse_valid(raw: str, kind: str, text: str) -> None:
     p = parse_postcode(raw)
-    assert p.kind == kind and p.text == text
+    assert p.kind == kind
+    assert p.text == text
 
 
 @pytest.mark.parametrize(
@@ -78,7 +79,8 @@ def test_parse_wrong_type() -> None:
 async def test_offline_precision_and_unknown() -> None:
     g = OfflineGeocoder(None)
     sector = await geocode(g, "SW1A 1AA")
-    assert sector.precision == "sector" and sector.postcode == "SW1A 1AA"
+    assert sector.precision == "sector"
+    assert sector.postcode == "SW1A 1AA"
     district = await geocode(g, "SW1A 9ZZ")  # no such sector: falls back to the district
     assert district.precision == "district"
     assert haversine_km(district.latitude, district.longitude, 51.50189, -0.13250) < 0.01
@@ -105,13 +107,15 @@ async def test_nspl_import_unit_precision(tmp_path: Path) -> None:
     db = Database(url)
     try:
         result = await import_nspl(db, SAMPLE)
-        assert result.imported == 3014 and result.skipped == 0
+        assert result.imported == 3014
+        assert result.skipped == 0
         g = OfflineGeocoder(Executor(db.engine, None))
         with SAMPLE.open() as fh:
             rows = list(csv.DictReader(fh))[:50]
         for row in rows:
             p = await geocode(g, row["postcode"].lower().replace(" ", ""))
-            assert p.precision == "unit" and p.source == "nspl"
+            assert p.precision == "unit"
+            assert p.source == "nspl"
             assert (p.latitude, p.longitude) == (float(row["latitude"]), float(row["longitude"]))
         # NSPL-style columns, junk rows skipped, re-import replaces.
         nspl = tmp_path / "nspl.csv"
@@ -193,7 +197,8 @@ def _mapbox(method: str, path: str, query: Any, body: Any) -> tuple[int, Any]:
     if query.get("access_token") != ["good"]:
         return 401, {"message": "Not Authorized - Invalid Token"}
     assert path.startswith("/isochrone/v1/mapbox/driving/")
-    assert query["polygons"] == ["true"] and query["contours_minutes"] == ["30"]
+    assert query["polygons"] == ["true"]
+    assert query["contours_minutes"] == ["30"]
     return 200, {
         "type": "FeatureCollection",
         "features": [
@@ -209,7 +214,8 @@ def _mapbox(method: str, path: str, query: Any, body: Any) -> tuple[int, Any]:
 def _ors(method: str, path: str, query: Any, body: Any) -> tuple[int, Any]:
     if path != "/v2/isochrones/driving-car":
         return 404, {"error": {"code": 2099, "message": "profile not found"}}
-    assert body["range"] == [1800] and body["range_type"] == "time"
+    assert body["range"] == [1800]
+    assert body["range_type"] == "time"
     lon, lat = body["locations"][0]
     return 200, {
         "type": "FeatureCollection",
@@ -228,7 +234,8 @@ def _ors(method: str, path: str, query: Any, body: Any) -> tuple[int, Any]:
 async def test_mapbox_client() -> None:
     with standin(_mapbox) as (url, seen):
         iso = await MapboxIsochrone("good", url).isochrone(51.5, -0.13, 30, "driving")
-        assert iso.estimated is False and iso.provider == "mapbox"
+        assert iso.estimated is False
+        assert iso.provider == "mapbox"
         assert iso.geometry.contains(Point(-0.13, 51.5))
         assert "-0.130000,51.500000" in seen[0]["path"]  # lon,lat order in the URL
         with pytest.raises(IsochroneError, match="Invalid Token"):
@@ -238,7 +245,8 @@ async def test_mapbox_client() -> None:
 async def test_ors_client() -> None:
     with standin(_ors) as (url, seen):
         iso = await OpenRouteServiceIsochrone("key123", url).isochrone(51.5, -0.13, 30, "driving")
-        assert iso.estimated is False and iso.geometry.contains(Point(-0.13, 51.5))
+        assert iso.estimated is False
+        assert iso.geometry.contains(Point(-0.13, 51.5))
         assert seen[0]["headers"]["Authorization"] == "key123"
         assert seen[0]["body"]["locations"] == [[-0.13, 51.5]]
         with pytest.raises(IsochroneError, match="profile not found"):
@@ -268,12 +276,14 @@ def test_estimate_is_speed_times_minutes() -> None:
 
 def test_circle_and_cells() -> None:
     c = circle(55.95, -3.19, 10)
-    assert c.exterior.is_ccw and c.is_valid
+    assert c.exterior.is_ccw
+    assert c.is_valid
     assert c.exterior.coords[0] == c.exterior.coords[-1]
     cells = cells_for(c)
     assert cell_of(55.95, -3.19) in {cid for cid, _ in cells}
     big = cells_for(circle(52.0, -1.0, 60))
-    assert any(inside for _, inside in big) and not all(inside for _, inside in big)
+    assert any(inside for _, inside in big)
+    assert not all(inside for _, inside in big)
 
 
 @pytest.mark.parametrize(
@@ -300,4 +310,5 @@ def test_drawn_accepts_feature_and_fixes_orientation() -> None:
     assert geom.exterior.is_ccw  # type: ignore[union-attr]
     bowtie = [[-0.2, 51.45], [-0.05, 51.55], [-0.05, 51.45], [-0.2, 51.55], [-0.2, 51.45]]
     fixed = parse_drawn({"type": "Polygon", "coordinates": [bowtie]})
-    assert fixed.is_valid and shape(fixed.__geo_interface__).area > 0
+    assert fixed.is_valid
+    assert shape(fixed.__geo_interface__).area > 0

@@ -36,8 +36,10 @@ async def test_committed_read_returns_typed_values(app: FastAPI) -> None:
     row = await _ex(app).committed_one(BY_EMAIL, email="admin@example.com")
     assert row is not None
     uid, email, created, created_iso = row
-    assert email == "admin@example.com" and isinstance(uid, int)
-    assert isinstance(created, datetime) and created.tzinfo is not None  # aware on both databases
+    assert email == "admin@example.com"
+    assert isinstance(uid, int)
+    assert isinstance(created, datetime)
+    assert created.tzinfo is not None
     assert created_iso == created.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert await _ex(app).committed_one(BY_EMAIL, email="nobody@example.com") is None
 
@@ -57,15 +59,14 @@ async def test_constant_in_list_and_typed_bind(app: FastAPI) -> None:
 async def test_in_transaction_sees_its_own_writes_and_the_reader_does_not(app: FastAPI) -> None:
     ex = _ex(app)
     email = "agent009@example.com"
-    async with app.state.ctx.db.sessionmaker() as session:
-        async with session.begin():
-            before = (await session.execute(select(User.last_name).where(User.email == email))).scalar_one()
-            await ex.in_transaction(session, RENAME, email=email, last="Uncommitted")
-            inside = await ex.in_transaction_one(session, select(users.c.last_name).where(users.c.email == email))
-            assert inside == ("Uncommitted",)
-            outside = await ex.committed_one(select(users.c.last_name).where(users.c.email == email))
-            assert outside == (before,)
-            await session.rollback()
+    async with app.state.ctx.db.sessionmaker() as session, session.begin():
+        before = (await session.execute(select(User.last_name).where(User.email == email))).scalar_one()
+        await ex.in_transaction(session, RENAME, email=email, last="Uncommitted")
+        inside = await ex.in_transaction_one(session, select(users.c.last_name).where(users.c.email == email))
+        assert inside == ("Uncommitted",)
+        outside = await ex.committed_one(select(users.c.last_name).where(users.c.email == email))
+        assert outside == (before,)
+        await session.rollback()
     after = await ex.committed_one(select(users.c.last_name).where(users.c.email == email))
     assert after == (before,)
 
@@ -75,7 +76,8 @@ async def test_each_statement_compiles_once(app: FastAPI) -> None:
     first = ex.compiled(BY_EMAIL)
     assert ex.compiled(BY_EMAIL) is first
     placeholder = "$1" if ex.pg else "?"
-    assert placeholder in first.sql and "admin@example.com" not in first.sql
+    assert placeholder in first.sql
+    assert "admin@example.com" not in first.sql
 
 
 async def test_missing_parameter_and_runtime_list_are_refused(app: FastAPI) -> None:

@@ -9,65 +9,33 @@ sends ``Connection: close`` and the whole body before it reads) got "connection 
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
-import httpx
 import pytest
 
 from propops.infra import server as infra_server
-from tests.conftest import DEMO_PASSWORD, Built, stop_process
+from tests.conftest import DEMO_PASSWORD, Built
+from tests.servers import running_server
 
-ROOT = Path(__file__).resolve().parents[2]
 MiB = 1024 * 1024
 DRAIN_SECONDS = 3.0
-pytestmark = pytest.mark.skipif(not infra_server.reuseport_available(), reason="Linux servers")
+pytestmark = [pytest.mark.server, pytest.mark.skipif(not infra_server.reuseport_available(), reason="Linux servers")]
 
 
 @pytest.fixture(scope="module", params=["supervisor", "granian"])
 def base(request: pytest.FixtureRequest, built: Built) -> Iterator[str]:
     """The server on the session's database, two workers, the default upload cap (10 MiB)."""
-    settings = built.settings
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT / "src"),
-        "PROPOPS_DATABASE_URL": settings.database_url,
-        "PROPOPS_SECRET_KEY": settings.secret_key,
-        "PROPOPS_BACKGROUND_TASKS": "false",
-        "PROPOPS_LOG_LEVEL": "WARNING",
-        "PROPOPS_STORAGE_DIR": str(settings.storage_dir),
-        "PROPOPS_UNREAD_BODY_DRAIN_SECONDS": str(DRAIN_SECONDS),
-    }
-    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "propops.infra.server", "propops.main:asgi", "--factory", "--port", str(port),
-         "--workers", "2", "--log-level", "warning", "--server", request.param],
-        env=env,
-        cwd=ROOT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{url}/api/ping", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.2)
-        yield url
-    finally:
-        stop_process(proc)
+    with running_server(
+        built.settings,
+        args=["--server", request.param],
+        env={"PROPOPS_UNREAD_BODY_DRAIN_SECONDS": str(DRAIN_SECONDS)},
+    ) as srv:
+        yield srv.url
 
 
 def _session(base: str) -> dict[str, str]:

@@ -40,7 +40,8 @@ async def test_counts_are_shared_across_processes() -> None:
         await a.close()
         await b.close()
     assert [r.remaining for r in results] == [2, 1, 0, -1]
-    assert results[-1].exceeded and not results[-2].exceeded
+    assert results[-1].exceeded
+    assert not results[-2].exceeded
 
 
 async def test_blocks_are_claimed_and_never_allow_more_than_the_limit() -> None:

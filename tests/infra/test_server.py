@@ -20,7 +20,10 @@ from propops.infra import server
 from tests.conftest import stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.skipif(not server.reuseport_available(), reason="needs SO_REUSEPORT (Linux)")
+pytestmark = [
+    pytest.mark.server,
+    pytest.mark.skipif(not server.reuseport_available(), reason="needs SO_REUSEPORT (Linux)"),
+]
 
 
 def _free_port() -> int:
@@ -106,7 +109,8 @@ def test_a_dead_worker_is_replaced(running: tuple[subprocess.Popen[bytes], int])
         after = set(_pids(port, 20))
         if len(after) == 2 and victim not in after:
             break
-    assert victim not in after and len(after) == 2, (before, after)
+    assert victim not in after, (before, after)
+    assert len(after) == 2, (before, after)
 
 
 @pytest.mark.parametrize("kind", ["supervisor", "granian"])
@@ -115,7 +119,7 @@ def test_port_taken_by_another_socket_fails_fast(kind: server.ServerKind) -> Non
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
         port = taken.getsockname()[1]
-        with pytest.raises(OSError):
+        with pytest.raises(OSError, match="in use"):
             server.serve(server.ServeOptions("tests.core.pid_app:app", port=port, workers=2), kind)
 
 
@@ -223,4 +227,5 @@ def test_kept_alive_clients_end_evenly_spread(supervised: tuple[subprocess.Popen
     finally:
         for c in clients:
             c.close()
-    assert len(counts) == 2 and counts[1] - counts[0] <= 4, counts
+    assert len(counts) == 2, counts
+    assert counts[1] - counts[0] <= 4, counts

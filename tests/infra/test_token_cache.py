@@ -9,11 +9,8 @@ import asyncio
 import contextlib
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +22,8 @@ from fastapi import FastAPI
 from propops.core.security import token_hash
 from propops.infra import token_cache
 from propops.infra.token_cache import NotifyTokenCache
-from tests.conftest import DEMO_PASSWORD, PG_URL, AuthedClient, client_for, login_as, stop_process
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import DEMO_PASSWORD, PG_URL, AuthedClient, client_for, login_as
+from tests.servers import running_server
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason="the cache needs PostgreSQL notifications")
 
@@ -170,7 +166,8 @@ async def test_no_cache_without_the_triggers(make_app: Callable[..., Awaitable[F
             for _ in range(10):
                 assert (await admin.get("/api/auth/me")).status_code == 200
                 await asyncio.sleep(0.1)
-            assert not cache.live and not cache.entries
+            assert not cache.live
+            assert not cache.entries
     finally:
         await other.close()
 
@@ -283,6 +280,7 @@ def _worker_of_connections(supervisor: int, server_port: int) -> dict[int, int]:
     return {port: owner[inode] for port, inode in inode_by_client_port.items() if inode in owner}
 
 
+@pytest.mark.server
 async def test_logout_in_one_worker_is_refused_by_every_worker(
     make_app: Callable[..., Awaitable[FastAPI]],
 ) -> None:
@@ -294,37 +292,17 @@ async def test_logout_in_one_worker_is_refused_by_every_worker(
     app = await make_app()
     settings = app.state.ctx.settings
     url = settings.database_url
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT / "src"),
-        "PROPOPS_DATABASE_URL": url,
-        "PROPOPS_SECRET_KEY": settings.secret_key,
-        "PROPOPS_BACKGROUND_TASKS": "false",
-        "PROPOPS_LOG_LEVEL": "WARNING",
-        "PROPOPS_STORAGE_DIR": str(settings.storage_dir),
-        "PROPOPS_RATE_LIMIT_PER_IP": "100000",
-        "PROPOPS_RATE_LIMIT_PER_ACCOUNT": "100000",
-    }
-    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "propops.infra.server", "propops.main:asgi", "--factory", "--port", str(port),
-         "--workers", "2", "--log-level", "warning", "--no-rebalance"],
-        env=env,
-        cwd=ROOT,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
+    limits = {"PROPOPS_RATE_LIMIT_PER_IP": "100000", "PROPOPS_RATE_LIMIT_PER_ACCOUNT": "100000"}
     conns: list[_KeptAlive] = []
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{base}/api/ping", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "server did not start"
-                await asyncio.sleep(0.2)
+
+    async def close_connections() -> None:
+        for c in conns:
+            await c.close()
+
+    async with AsyncExitStack() as stack:
+        srv = stack.enter_context(running_server(settings, database_url=url, args=["--no-rebalance"], env=limits))
+        stack.push_async_callback(close_connections)  # before the server stops
+        base, port, proc = srv.url, srv.port, srv.proc
         login = await asyncio.to_thread(
             httpx.post, f"{base}/api/auth/login", json={"email": "admin@example.com", "password": DEMO_PASSWORD}
         )
@@ -416,7 +394,3 @@ async def test_logout_in_one_worker_is_refused_by_every_worker(
         assert window_ms < 500, window_ms
         after = [(await asyncio.to_thread(_fresh_get, base, "/api/auth/me", token)).status_code for _ in range(20)]
         assert after == [401] * 20, after
-    finally:
-        for c in conns:
-            await c.close()
-        stop_process(proc)

@@ -50,9 +50,11 @@ async def test_outsider_sees_own_branch(
     prop = await new_property(outsider, branch_id=None)
     assert prop["branch_id"] == other_branch["ID"]
     job = await new_job(outsider, prop)
-    assert job["sla_target_hours"] == 48 and job["agent_name"] == "Test Agent"
+    assert job["sla_target_hours"] == 48
+    assert job["agent_name"] == "Test Agent"
     r = await outsider.get(MANAGE, params={"action": "list"})
-    assert [row["ID"] for row in r.json()["data"]] == [job["ID"]] and r.json()["count"] == 1
+    assert [row["ID"] for row in r.json()["data"]] == [job["ID"]]
+    assert r.json()["count"] == 1
     r = await admin.get(MANAGE, params={"action": "list", "branch_id": other_branch["ID"]})
     assert r.json()["count"] == 1
 
@@ -67,7 +69,8 @@ async def test_contractor_sees_only_own_jobs(
     mine = await new_job(admin, prop, contractor_uuid=plumber["uuid"])
     await new_job(admin, prop)
     r = await plumber_client.get(MANAGE, params={"action": "list"})
-    assert [row["ID"] for row in r.json()["data"]] == [mine["ID"]] and r.json()["count"] == 1
+    assert [row["ID"] for row in r.json()["data"]] == [mine["ID"]]
+    assert r.json()["count"] == 1
     r = await contractor.get(MANAGE, params={"action": "list", "search": mine["job_ref"]})
     assert r.json()["count"] == 0
     # after reassignment the first contractor loses sight of it
@@ -131,7 +134,8 @@ async def test_hostile_create_input_is_400_and_writes_nothing(
 async def test_injection_strings_are_stored_verbatim(agent: AuthedClient, prop: dict[str, Any]) -> None:
     title = "Robert'); DROP TABLE jobs;-- <script>alert(1)</script>"
     job = await new_job(agent, prop, job_title=title, job_description="%_\\ literal")
-    assert job["job_title"] == title and job["job_description"] == "%_\\ literal"
+    assert job["job_title"] == title
+    assert job["job_description"] == "%_\\ literal"
     r = await agent.get(MANAGE, params={"action": "list", "search": "%_\\"})
     assert [row["ID"] for row in r.json()["data"]] == [job["ID"]]
     for bad in ({"action": "get", "uuid": "not-a-uuid"}, {"action": "nope"}, {}, {"action": "list", "limit": 0}):
@@ -145,7 +149,8 @@ async def test_update_rules(
     admin: AuthedClient, agent: AuthedClient, plumber: dict[str, Any], prop: dict[str, Any]
 ) -> None:
     job = await new_job(agent, prop, job_total_budget=250.5, contractor_budget="200.00")
-    assert job["job_total_budget"] == 250.5 and job["contractor_budget"] == 200.0
+    assert job["job_total_budget"] == 250.5
+    assert job["contractor_budget"] == 200.0
     r = await act(agent, job["uuid"], "update", job_description="Now also the bathroom", job_total_budget=None)
     assert r.json()["data"]["job_description"] == "Now also the bathroom"
     assert r.json()["data"]["job_total_budget"] is None
@@ -159,7 +164,8 @@ async def test_update_rules(
     assert (await act(agent, job["uuid"], "assign", contractor_uuid=plumber["uuid"])).status_code == 200
     assert_error(await act(agent, job["uuid"], "update", trade_id=3), 409, "trade")
     r = await act(admin, job["uuid"], "update", agent_uuid="880e8400-e29b-41d4-a716-446655440002")
-    assert r.status_code == 200 and r.json()["data"]["agent_name"] == "Agent_002 Surname_002"
+    assert r.status_code == 200
+    assert r.json()["data"]["agent_name"] == "Agent_002 Surname_002"
 
 
 async def test_list_filters_paging_and_order(admin: AuthedClient, agent: AuthedClient, plumber: dict[str, Any]) -> None:
@@ -200,4 +206,5 @@ async def test_list_filters_paging_and_order(admin: AuthedClient, agent: AuthedC
 async def test_case_notes_and_contractor_login(client: httpx.AsyncClient, plumber: dict[str, Any]) -> None:
     pc = await login_as(client, plumber["email"], PASSWORD)
     r = await pc.get(MANAGE, params={"action": "list"})
-    assert r.status_code == 200 and r.json()["count"] == 0
+    assert r.status_code == 200
+    assert r.json()["count"] == 0

@@ -34,13 +34,16 @@ async def test_each_single_missing_condition(admin: AuthedClient, agent: AuthedC
     assert await _refused(agent, u, electrician) == ["contractor does not work in the trade Plumbing"]
     far = await new_contractor(admin, postcode="M1 1", radius_km=5)
     [reason] = await _refused(agent, u, far)
-    assert "outside the contractor's coverage area" in reason and "LS1 4AP" in reason
+    assert "outside the contractor's coverage area" in reason
+    assert "LS1 4AP" in reason
     uncertified = await new_contractor(admin, certs=())
     [reason] = await _refused(agent, u, uncertified)
-    assert reason.startswith("missing or expired certificates required for Plumbing") and "Public liability" in reason
+    assert reason.startswith("missing or expired certificates required for Plumbing")
+    assert "Public liability" in reason
     # the job is untouched by the refusals
     r = await agent.get(MANAGE, params={"action": "get", "uuid": u})
-    assert r.json()["data"]["status_name"] == "New" and r.json()["data"]["contractor_id"] is None
+    assert r.json()["data"]["status_name"] == "New"
+    assert r.json()["data"]["contractor_id"] is None
     r = await agent.get(MANAGE, params={"action": "list_commits", "uuid": u})
     assert [e["event"] for e in r.json()["data"]] == ["created"]
 
@@ -65,7 +68,8 @@ async def test_staff_override_recorded_agent_cannot(
     assert r.json()["data"]["contractor_uuid"] == uncertified["uuid"]
     r = await admin.get(MANAGE, params={"action": "list_commits", "uuid": u})
     assigned = r.json()["data"][-1]
-    assert assigned["event"] == "assigned" and assigned["reason"] == "Certificate seen on site"
+    assert assigned["event"] == "assigned"
+    assert assigned["reason"] == "Certificate seen on site"
     assert assigned["after"]["override"][0].startswith("missing or expired certificates")
 
 
@@ -91,7 +95,8 @@ async def test_create_and_assign_is_all_or_nothing(
     )
     assert await job_count(app) == before
     ok = await create_job(admin, prop, contractor_uuid=uncertified["uuid"], override_reason="Known to us")
-    assert ok.status_code == 200 and ok.json()["data"]["status_name"] == "Assigned"
+    assert ok.status_code == 200
+    assert ok.json()["data"]["status_name"] == "Assigned"
     assert await job_count(app) == before + 1
 
 
@@ -107,8 +112,10 @@ async def test_suggestions_rank_and_explain(admin: AuthedClient, agent: AuthedCl
     assert r.status_code == 200, r.text
     data = r.json()["data"]
     eligible = {e["contractor_uuid"]: e for e in data["eligible"]}
-    assert near["uuid"] in eligible and busy["uuid"] in eligible
-    assert eligible[busy["uuid"]]["open_jobs"] == 2 and eligible[near["uuid"]]["open_jobs"] == 0
+    assert near["uuid"] in eligible
+    assert busy["uuid"] in eligible
+    assert eligible[busy["uuid"]]["open_jobs"] == 2
+    assert eligible[near["uuid"]]["open_jobs"] == 0
     order = [e["contractor_uuid"] for e in data["eligible"]]
     assert order.index(near["uuid"]) < order.index(busy["uuid"])
     scores = [e["score"] for e in data["eligible"]]

@@ -30,7 +30,8 @@ async def test_full_lifecycle_by_the_right_roles(
     prop: dict[str, Any],
 ) -> None:
     job = await new_job(agent, prop)
-    assert job["status_name"] == "New" and job["job_ref"] == f"JOB-{job['ID']:06d}"
+    assert job["status_name"] == "New"
+    assert job["job_ref"] == f"JOB-{job['ID']:06d}"
     assert job["agent_name"] == "Agent_001 Surname_001"
     assert job["allowed_actions"] == ["assign", "cancel", "recall"] or "assign" in job["allowed_actions"]
     u = job["uuid"]
@@ -39,7 +40,8 @@ async def test_full_lifecycle_by_the_right_roles(
     assert r.status_code == 200, r.text
     assert r.json()["data"]["status_name"] == "Assigned"
     mails = await outbox_to(app, plumber["email"])
-    assert len(mails) == 1 and job["job_ref"] in mails[0].subject
+    assert len(mails) == 1
+    assert job["job_ref"] in mails[0].subject
 
     r = await act(plumber_client, u, "accept")
     assert r.status_code == 200, r.text
@@ -57,7 +59,9 @@ async def test_full_lifecycle_by_the_right_roles(
     r = await act(agent, u, "recall", reason="Still leaking")
     assert r.status_code == 200, r.text
     data = r.json()["data"]
-    assert data["status_name"] == "In progress" and data["recall_count"] == 1 and data["completed_at"] is None
+    assert data["status_name"] == "In progress"
+    assert data["recall_count"] == 1
+    assert data["completed_at"] is None
     agent_mails = await outbox_to(app, "agent001@example.com")
     assert any("recalled" in m.subject.lower() and job["job_ref"] in m.subject for m in agent_mails)
     async with app.state.ctx.db.sessionmaker() as session:
@@ -66,7 +70,8 @@ async def test_full_lifecycle_by_the_right_roles(
 
     assert (await act(plumber_client, u, "complete")).status_code == 200
     r = await act(agent, u, "close")
-    assert r.json()["data"]["status_name"] == "Closed" and r.json()["data"]["closed_at"]
+    assert r.json()["data"]["status_name"] == "Closed"
+    assert r.json()["data"]["closed_at"]
     r = await act(admin, u, "archive")
     assert r.json()["data"]["status_name"] == "Archived"
     assert r.json()["data"]["allowed_actions"] == ["delete"]
@@ -76,8 +81,10 @@ async def test_full_lifecycle_by_the_right_roles(
     assert events == ["created", "assigned", "accepted", "status", "status", "recalled", "status", "status", "status"]
     assert r.json()["count"] == len(events)
     recall = r.json()["data"][5]
-    assert recall["before"]["status"] == "Complete" and recall["after"]["status"] == "In progress"
-    assert recall["reason"] == "Still leaking" and recall["user_name"] == "Agent_001 Surname_001"
+    assert recall["before"]["status"] == "Complete"
+    assert recall["after"]["status"] == "In progress"
+    assert recall["reason"] == "Still leaking"
+    assert recall["user_name"] == "Agent_001 Surname_001"
 
 
 async def test_illegal_transitions_are_409_naming_the_allowed(
@@ -86,7 +93,8 @@ async def test_illegal_transitions_are_409_naming_the_allowed(
     u = (await new_job(agent, prop))["uuid"]
     for action in ("close", "archive", "recall", "reopen"):
         body = assert_error(await act(agent, u, action, reason="x"), 409, "allowed now")
-        assert "assign" in body["error"] and "cancel" in body["error"]
+        assert "assign" in body["error"]
+        assert "cancel" in body["error"]
     assert_error(await act(admin, u, "complete"), 409, "Cannot complete a job that is New")
     assert_error(await act(admin, u, "start"), 409)
     r = await act(agent, u, "cancel", reason="Tenant fixed it")
@@ -124,12 +132,14 @@ async def test_role_rules(
     assert_error(await get_job(contractor, u), 404)
     # staff may act on the contractor's behalf
     r = await act(admin, u, "start")
-    assert r.status_code == 200 and r.json()["data"]["accepted_at"]
+    assert r.status_code == 200
+    assert r.json()["data"]["accepted_at"]
     r = await act(plumber_client, u, "complete")
     assert r.status_code == 200
     # contractor sees its own job, without the client budget
     r = await get_job(plumber_client, u)
-    assert r.status_code == 200 and r.json()["data"]["job_total_budget"] is None
+    assert r.status_code == 200
+    assert r.json()["data"]["job_total_budget"] is None
     assert r.json()["data"]["allowed_actions"] == []
     r = await act(admin, u, "delete")
     assert r.status_code == 200
@@ -145,7 +155,9 @@ async def test_recall_to_assigned_needs_acceptance_again(
     assert_error(await act(agent, u, "recall", reason="x", to_status_id=5), 400, "to_status_id")
     r = await act(agent, u, "recall", reason="Wrong part fitted", to_status_id=2)
     data = r.json()["data"]
-    assert data["status_name"] == "Assigned" and data["accepted_at"] is None and data["recall_count"] == 1
+    assert data["status_name"] == "Assigned"
+    assert data["accepted_at"] is None
+    assert data["recall_count"] == 1
     assert (await act(plumber_client, u, "accept")).status_code == 200
     for action in ("start", "complete"):
         assert (await act(plumber_client, u, action)).status_code == 200

@@ -30,7 +30,8 @@ async def test_case_notes_list_create_and_privacy(
     )
     assert r.json()["data"]["emails_queued"] == 0  # private: agent is the author, contractor excluded
     r = await plumber_client.post(NOTES, json={"job_uuid": u, "note": "Parts ordered", "send_email": True})
-    assert r.status_code == 200 and r.json()["data"]["emails_queued"] == 1  # to the agent
+    assert r.status_code == 200
+    assert r.json()["data"]["emails_queued"] == 1
     assert_error(await plumber_client.post(NOTES, json={"job_uuid": u, "note_text": "x", "is_private": True}), 403)
     assert_error(await agent.post(NOTES, json={"job_uuid": u, "note_text": "   "}), 400, "note_text")
     assert_error(await contractor.post(NOTES, json={"job_uuid": u, "note_text": "hi"}), 404)
@@ -39,8 +40,11 @@ async def test_case_notes_list_create_and_privacy(
     r = await agent.get(NOTES, params={"action": "list", "job_uuid": u})
     assert r.json()["count"] == 3
     first = r.json()["data"][0]
-    assert first["note_text"] == "Keys with neighbour" and first["created_by_name"] == "Agent_001 Surname_001"
-    assert first["send_email"] is True and first["attachments_count"] == 0 and first["job_uuid"] == u
+    assert first["note_text"] == "Keys with neighbour"
+    assert first["created_by_name"] == "Agent_001 Surname_001"
+    assert first["send_email"] is True
+    assert first["attachments_count"] == 0
+    assert first["job_uuid"] == u
     r = await plumber_client.get(NOTES, params={"action": "list", "job_uuid": u})
     assert [n["note_text"] for n in r.json()["data"]] == ["Keys with neighbour", "Parts ordered"]
     assert_error(await contractor.get(NOTES, params={"action": "list", "job_uuid": u}), 404)
@@ -68,7 +72,8 @@ async def test_remedial_link_create_and_delete(app: FastAPI, agent: AuthedClient
     assert_error(await agent.post(REMEDIALS, json=body), 400, "reason")
     r = await agent.post(REMEDIALS, json={**body, "reason": "Leak identified during initial repair."})
     assert r.status_code == 200, r.text
-    assert r.json()["data"]["created"] is False and r.json()["data"]["remedial_job_ref"] == follow["job_ref"]
+    assert r.json()["data"]["created"] is False
+    assert r.json()["data"]["remedial_job_ref"] == follow["job_ref"]
     assert_error(await agent.post(REMEDIALS, json={**body, "reason": "again"}), 409, "already")
     # a cycle is refused
     cyc = {"action": "create", "parent_job_uuid": follow["uuid"], "remedial_job_uuid": parent["uuid"], "reason": "x"}
@@ -84,13 +89,16 @@ async def test_remedial_link_create_and_delete(app: FastAPI, agent: AuthedClient
     r = await agent.post(
         REMEDIALS, json={"action": "create", "parent_job_uuid": parent["uuid"], "reason": "Damp patch"}
     )
-    assert r.status_code == 200 and r.json()["data"]["created"] is True
+    assert r.status_code == 200
+    assert r.json()["data"]["created"] is True
     assert await job_count(app) == before + 1
     new_uuid = r.json()["data"]["remedial_job_uuid"]
     r = await agent.get(MANAGE, params={"action": "get", "uuid": new_uuid})
     data = r.json()["data"]
-    assert data["job_title"] == f"Remedial: {parent['job_title']}" and data["parent_job_uuid"] == parent["uuid"]
-    assert data["job_description"] == "Damp patch" and data["address_id"] == prop["ID"]
+    assert data["job_title"] == f"Remedial: {parent['job_title']}"
+    assert data["parent_job_uuid"] == parent["uuid"]
+    assert data["job_description"] == "Damp patch"
+    assert data["address_id"] == prop["ID"]
     # unlink
     r = await agent.post(
         REMEDIALS, json={"action": "delete", "parent_job_uuid": parent["uuid"], "remedial_job_uuid": follow["uuid"]}
@@ -129,7 +137,8 @@ async def test_delete_removes_everything_attached(
         json={"action": "create", "parent_job_uuid": parent["uuid"], "remedial_job_uuid": child["uuid"], "reason": "r"},
     )
     r = await act(admin, parent["uuid"], "delete")
-    assert r.status_code == 200 and r.json()["data"]["job_ref"] == parent["job_ref"]
+    assert r.status_code == 200
+    assert r.json()["data"]["job_ref"] == parent["job_ref"]
     assert_error(await agent.get(NOTES, params={"action": "list", "job_uuid": parent["uuid"]}), 404)
     r = await agent.get(MANAGE, params={"action": "get", "uuid": child["uuid"]})
     assert r.json()["data"]["parent_job_uuid"] is None

@@ -85,7 +85,8 @@ async def world(app: FastAPI, admin: AuthedClient) -> World:
 
 async def test_kind_and_readable_jobs_statement(world: World) -> None:
     staff, agent = world.principals["staff"], world.principals["agent_plain"]
-    assert repository.kind(staff) == ACCOUNT_STAFF and repository.kind(world.principals["landlord"]) == 0
+    assert repository.kind(staff) == ACCOUNT_STAFF
+    assert repository.kind(world.principals["landlord"]) == 0
     # one statement per account kind, whoever asks: what is built on it is built once
     assert repository.readable_jobs(agent) is repository.readable_jobs(world.principals["agent_shared"])
     assert repository.readable_jobs(agent) is not repository.readable_jobs(staff)
@@ -105,7 +106,9 @@ async def test_who_sees_and_locks_what(app: FastAPI, world: World) -> None:
                     row = await repository.find_job(ex, session, principal, job["uuid"], lock=lock)
                     assert (row is not None) == visible, (who, name, lock)
                     if row is not None:
-                        assert isinstance(row, JobRow) and row.id == job["ID"] and row.uuid == job["uuid"]
+                        assert isinstance(row, JobRow)
+                        assert row.id == job["ID"]
+                        assert row.uuid == job["uuid"]
         # the list of the two fresh branches
         for branch in world.branch_ids:
             rows, count = await repository.list_jobs(
@@ -114,7 +117,8 @@ async def test_who_sees_and_locks_what(app: FastAPI, world: World) -> None:
             expected = {
                 job["ID"] for n, job in world.jobs.items() if n in world.sees[who] and job["branch_id"] == branch
             }
-            assert {r["ID"] for r in rows} == expected and count == len(expected), (who, branch)
+            assert {r["ID"] for r in rows} == expected, (who, branch)
+            assert count == len(expected), (who, branch)
 
 
 async def test_detail_fields_and_children(app: FastAPI, admin: AuthedClient, world: World) -> None:
@@ -128,12 +132,17 @@ async def test_detail_fields_and_children(app: FastAPI, admin: AuthedClient, wor
     staff = await repository.job_detail(ex, world.principals["staff"], parent["uuid"])
     assert staff is not None
     assert [c["uuid"] for c in staff["remedial_jobs"]] == [child_uuid]
-    assert staff["contractor_uuid"] == world.contractor["uuid"] and staff["status_id"] == STATUS_ASSIGNED
-    assert staff["reported_at"].endswith("Z") and len(staff["reported_at"]) == 20
-    assert staff["sla_status"] == "on_track" and staff["sla_target_hours"] == 72
+    assert staff["contractor_uuid"] == world.contractor["uuid"]
+    assert staff["status_id"] == STATUS_ASSIGNED
+    assert staff["reported_at"].endswith("Z")
+    assert len(staff["reported_at"]) == 20
+    assert staff["sla_status"] == "on_track"
+    assert staff["sla_target_hours"] == 72
     # the contractor sees the parent but not the unassigned child, nor the client budget
     mine = await repository.job_detail(ex, world.principals["contractor"], parent["uuid"])
-    assert mine is not None and mine["remedial_jobs"] == [] and mine["job_total_budget"] is None
+    assert mine is not None
+    assert mine["remedial_jobs"] == []
+    assert mine["job_total_budget"] is None
     assert mine["allowed_actions"] == ["accept", "start"]
 
 
@@ -182,14 +191,18 @@ async def test_save_record_and_recall_statements(app: FastAPI, world: World) -> 
         await repository.record(ex, session, job.id, None, "note", None, None)
         await repository.record_recall(ex, session, job.id, "checked", staff.user_id, now)
         again = await repository.find_job(ex, session, staff, job_uuid, lock=False)
-        assert again is not None and again.status_id == change.job.status_id
+        assert again is not None
+        assert again.status_id == change.job.status_id
         assert again.updated_at == now
         events = (
             await session.execute(select(JobEvent).where(JobEvent.job_id == job.id).order_by(JobEvent.id))
         ).scalars()
         last_two = list(events)[-2:]
-        assert last_two[0].after == {"status_id": 7, "status": "Cancelled"} and last_two[0].reason == "x"
-        assert last_two[1].before is None and last_two[1].after is None and last_two[1].user_id is None
+        assert last_two[0].after == {"status_id": 7, "status": "Cancelled"}
+        assert last_two[0].reason == "x"
+        assert last_two[1].before is None
+        assert last_two[1].after is None
+        assert last_two[1].user_id is None
         recalls = (await session.execute(select(JobRecall.reason).where(JobRecall.job_id == job.id))).scalars()
         assert list(recalls) == ["checked"]
         await session.rollback()
@@ -210,12 +223,17 @@ async def test_create_context_and_insert(app: FastAPI, world: World, admin: Auth
             ex, session, world.principals["agent_shared"], property_id=None, property_uuid=prop["uuid"],
             priority_id=3, job_type_id=None, own_agent=True,
         )  # fmt: skip
-        assert ctx is not None and ctx.branch_id == b1 and ctx.sla_target_hours == 72 and ctx.own_agent_id is not None
+        assert ctx is not None
+        assert ctx.branch_id == b1
+        assert ctx.sla_target_hours == 72
+        assert ctx.own_agent_id is not None
         none = await repository.new_job_context(
             ex, session, world.principals["staff"], property_id=prop["ID"], property_uuid=None,
             priority_id=4, job_type_id=None, own_agent=False,
         )  # fmt: skip
-        assert none is not None and none.sla_target_hours is None and none.own_agent_id is None  # no Low rule
+        assert none is not None
+        assert none.sla_target_hours is None
+        assert none.own_agent_id is None
         target = await ex.in_transaction_one(session, sla.TARGET, branch_id=b2, priority_id=3, job_type_id=None)
         assert target == (48,)
         job = await repository.find_job(
@@ -225,7 +243,8 @@ async def test_create_context_and_insert(app: FastAPI, world: World, admin: Auth
         values = {k: v for k, v in job._asdict().items() if k not in ("id", "job_ref", "sla_breach_notified_at")}
         values["uuid"] = "11111111-2222-4333-8444-555555555555"
         inserted = await repository.insert_job(ex, session, values)
-        assert inserted.job_ref == f"JOB-{inserted.id:06d}" and inserted.id > job.id
+        assert inserted.job_ref == f"JOB-{inserted.id:06d}"
+        assert inserted.id > job.id
         again = await repository.find_job(ex, session, world.principals["staff"], values["uuid"], lock=False)
         assert again == inserted
         await session.rollback()
@@ -238,16 +257,19 @@ async def test_contacts_and_assignment_statements(app: FastAPI, world: World) ->
         job = await repository.find_job(ex, session, staff, world.jobs["b1_assigned"]["uuid"], lock=False)
         assert job is not None
         email, first = await notify.contractor_contact(ex, session, job.contractor_id)
-        assert email == world.contractor["email"] and first == world.contractor["first_name"]
+        assert email == world.contractor["email"]
+        assert first == world.contractor["first_name"]
         assert await notify.agent_contact(ex, session, job._replace(agent_id=None)) == (
             None,
             None,
         )  # branch has no email
         ref = await assignment.contractor_ref(ex, session, job.contractor_id, world.contractor["uuid"])
-        assert ref is not None and ref.id == job.contractor_id
+        assert ref is not None
+        assert ref.id == job.contractor_id
         assert await assignment.contractor_ref(ex, session, job.contractor_id + 10**6, world.contractor["uuid"]) is None
         prop = await assignment.place(ex, session, job.property_id)
-        assert prop.postcode == "LS1 4AP" and prop.latitude is not None
+        assert prop.postcode == "LS1 4AP"
+        assert prop.latitude is not None
         # one contractor through the built-once statements, and the suggestion candidates: the same verdict
         one = await assignment.evaluate(ex, session, job, prop, job.contractor_id)
         every = await assignment.evaluate(ex, session, job, prop, None)

@@ -45,7 +45,8 @@ async def test_job_type_override_and_recompute_only_on_priority_or_type(admin: A
     )
     prop = await new_property(admin, branch_id=branch["ID"])
     gas = await new_job(admin, prop, priority_id=3, job_type_id=2)
-    assert gas["sla_target_hours"] == 12 and gas["trade_id"] == 1  # Gas Safety implies Gas & Heating
+    assert gas["sla_target_hours"] == 12
+    assert gas["trade_id"] == 1
     plain = await new_job(admin, prop, priority_id=3, job_type_id=4)
     assert plain["sla_target_hours"] == 72
     # a title change keeps the deadline
@@ -64,7 +65,9 @@ async def test_job_type_override_and_recompute_only_on_priority_or_type(admin: A
     assert [a["sla_target_hours"] for a in recomputed] == [12, 24]
     # no rule for the priority: no SLA
     low = await new_job(admin, prop, priority_id=4)
-    assert low["sla_target_hours"] is None and low["sla_due_at"] is None and low["sla_status"] is None
+    assert low["sla_target_hours"] is None
+    assert low["sla_due_at"] is None
+    assert low["sla_status"] is None
 
 
 async def _shift(app: FastAPI, job_id: int, *, due_in: timedelta, target_hours: int = 4) -> None:
@@ -110,7 +113,8 @@ async def test_breach_scan_notifies_once(app: FastAPI, admin: AuthedClient, agen
     first = await scan_sla_breaches(db)
     assert first.breached >= 1
     second = await scan_sla_breaches(db)
-    assert second.breached == 0 and second.emails == 0
+    assert second.breached == 0
+    assert second.emails == 0
     async with db.sessionmaker() as session:
         mails = (
             (await session.execute(select(EmailOutbox).where(EmailOutbox.subject.contains(job["job_ref"] + " "))))
@@ -118,7 +122,8 @@ async def test_breach_scan_notifies_once(app: FastAPI, admin: AuthedClient, agen
             .all()
         )
     breach = [m for m in mails if m.subject.startswith("SLA breached")]
-    assert len(breach) == 1 and breach[0].to_address == "agent001@example.com"
+    assert len(breach) == 1
+    assert breach[0].to_address == "agent001@example.com"
     r = await agent.get(MANAGE, params={"action": "list_commits", "uuid": job["uuid"]})
     assert [e["event"] for e in r.json()["data"]].count("sla_breached") == 1
 
@@ -150,7 +155,8 @@ async def test_emails_of_a_job_arrive_over_smtp(make_app: Callable[..., Awaitabl
             "/api/jobs/case-notes",
             json={"job_uuid": job["uuid"], "note_text": "Tenant home after 5pm", "send_email": True},
         )
-        assert r.status_code == 200 and r.json()["data"]["emails_queued"] == 1
+        assert r.status_code == 200
+        assert r.json()["data"]["emails_queued"] == 1
     await deliver_due(ctx.db, ctx.settings)
     got = [(m.to[0], m.message["Subject"]) for m in smtp.received]
     ref = job["job_ref"]

@@ -228,12 +228,14 @@ async def test_shape_and_seed_ratios(world: dict[str, Any], staff: AuthedClient)
     r = await perf(staff, agent_uuid=world["a"]["uuid"])
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["success"] is True and body["message"] == "Operation completed successfully"
+    assert body["success"] is True
+    assert body["message"] == "Operation completed successfully"
     assert list(body["data"]) == FIELDS
     assert body["data"]["agent_uuid"] == world["a"]["uuid"]
     assert body["data"]["agent_name"] == "Alice Able"
     assert figures(body["data"]) == A_ALL
-    assert isinstance(body["data"]["completion_rate"], float) and isinstance(body["data"]["recall_rate"], float)
+    assert isinstance(body["data"]["completion_rate"], float)
+    assert isinstance(body["data"]["recall_rate"], float)
 
 
 async def test_other_agents(world: dict[str, Any], staff: AuthedClient) -> None:
@@ -245,7 +247,8 @@ async def test_other_agents(world: dict[str, Any], staff: AuthedClient) -> None:
 
 async def test_uuid_is_case_insensitive(world: dict[str, Any], staff: AuthedClient) -> None:
     r = await perf(staff, agent_uuid=world["a"]["uuid"].upper())
-    assert r.status_code == 200 and figures(r.json()["data"]) == A_ALL
+    assert r.status_code == 200
+    assert figures(r.json()["data"]) == A_ALL
 
 
 # --- date range ---------------------------------------------------------------------------------
@@ -294,7 +297,8 @@ async def test_all_agents_list(world: dict[str, Any], staff: AuthedClient) -> No
     assert r.status_code == 200, r.text
     body = r.json()
     # 15 demo agents and the four made here
-    assert body["count"] == 19 and len(body["data"]) == 19
+    assert body["count"] == 19
+    assert len(body["data"]) == 19
     assert all(list(row) == FIELDS for row in body["data"])
     rows = {row["agent_uuid"]: row for row in body["data"]}
     assert figures(rows[world["a"]["uuid"]]) == A_ALL
@@ -315,7 +319,9 @@ async def test_all_agents_paging(world: dict[str, Any], staff: AuthedClient) -> 
     assert [row["agent_uuid"] for row in r.json()["data"]] == full[15:20]
     assert [row["agent_uuid"] for row in r.json()["data"]][-4:] == [world[k]["uuid"] for k in "abcd"]
     r = await perf(staff, limit=5, offset=100)
-    assert r.status_code == 200 and r.json()["data"] == [] and r.json()["count"] == 19
+    assert r.status_code == 200
+    assert r.json()["data"] == []
+    assert r.json()["count"] == 19
     assert len((await perf(staff)).json()["data"]) == 19  # default limit 50
 
 
@@ -331,7 +337,8 @@ async def test_deactivated_agent_listed_only_on_request(world: dict[str, Any], h
     assert extra["uuid"] in [row["agent_uuid"] for row in r.json()["data"]]
     # asked for by uuid, a deactivated agent's figures are still there
     r = await perf(admin, agent_uuid=extra["uuid"])
-    assert r.status_code == 200 and figures(r.json()["data"]) == NONE
+    assert r.status_code == 200
+    assert figures(r.json()["data"]) == NONE
 
 
 # --- roles and visibility -----------------------------------------------------------------------
@@ -340,10 +347,12 @@ async def test_deactivated_agent_listed_only_on_request(world: dict[str, Any], h
 async def test_agent_sees_self_and_branch_colleagues(world: dict[str, Any], http: httpx.AsyncClient) -> None:
     a = await login_as(http, world["a"]["email"], "agent-pass-123")
     r = await perf(a, agent_uuid=world["a"]["uuid"])
-    assert r.status_code == 200 and figures(r.json()["data"]) == A_ALL
+    assert r.status_code == 200
+    assert figures(r.json()["data"]) == A_ALL
     # C also has jobs in branch Y, which A may not see: they are not counted for A
     r = await perf(a, agent_uuid=world["c"]["uuid"])
-    assert r.status_code == 200 and figures(r.json()["data"]) == C_SEEN_FROM_X
+    assert r.status_code == 200
+    assert figures(r.json()["data"]) == C_SEEN_FROM_X
     r = await perf(a, limit=200)
     assert r.json()["count"] == 3
     assert [row["agent_uuid"] for row in r.json()["data"]] == [world[k]["uuid"] for k in "acd"]
@@ -363,7 +372,8 @@ async def test_manager_and_finance_see_everyone(world: dict[str, Any], http: htt
     for email in ("manager@example.com", "finance@example.com"):
         who = await login_as(http, email)
         r = await perf(who, agent_uuid=world["a"]["uuid"])
-        assert r.status_code == 200 and figures(r.json()["data"]) == A_ALL, email
+        assert r.status_code == 200, email
+        assert figures(r.json()["data"]) == A_ALL, email
 
 
 async def test_contractor_is_403_and_anonymous_401(world: dict[str, Any], http: httpx.AsyncClient) -> None:
@@ -410,7 +420,8 @@ async def test_bad_dates_are_400_for_agents_too(world: dict[str, Any], http: htt
     a = await login_as(http, world["a"]["email"], "agent-pass-123")
     assert_error(await perf(a, agent_uuid=world["a"]["uuid"], date_to="2026-02-29"), 400)
     r = await perf(a, agent_uuid=world["a"]["uuid"], date_from="0001-01-01", date_to="9999-12-31")
-    assert r.status_code == 200 and figures(r.json()["data"]) == A_ALL
+    assert r.status_code == 200
+    assert figures(r.json()["data"]) == A_ALL
 
 
 # --- the demo data ------------------------------------------------------------------------------

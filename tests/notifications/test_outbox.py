@@ -62,7 +62,9 @@ def test_templates_render_text_and_escaped_html() -> None:
     assert {"notice", "certification_reminder", "certification_reminder_staff"} <= set(available_templates())
     r = render("notice", {"subject": "S <b>", "heading": "<script>x</script>", "lines": ["a & b"]})
     assert "<script>x</script>" in r.text
-    assert r.html is not None and "&lt;script&gt;" in r.html and "<script>" not in r.html
+    assert r.html is not None
+    assert "&lt;script&gt;" in r.html
+    assert "<script>" not in r.html
     assert "a &amp; b" in r.html
 
 
@@ -73,12 +75,15 @@ async def test_delivered_once_with_text_and_html(make_app: MakeApp, smtp: SmtpSi
     report = await deliver_due(ctx.db, ctx.settings)
     assert (report.sent, report.retried, report.failed) == (1, 0, 0)
     [got] = smtp.received
-    assert got.to == ["person0@example.com"] and got.outbox_id == email_id
+    assert got.to == ["person0@example.com"]
+    assert got.outbox_id == email_id
     assert got.message["Subject"] == "Hello 0"
     assert "<i>Boiler</i>" in got.part("plain")
     assert "&lt;i&gt;Boiler&lt;/i&gt;" in got.part("html")
     [row] = await rows(ctx)
-    assert row.status == "sent" and row.sent_at is not None and row.attempts == 1
+    assert row.status == "sent"
+    assert row.sent_at is not None
+    assert row.attempts == 1
     assert (await deliver_due(ctx.db, ctx.settings)).claimed == 0
     assert len(smtp.received) == 1
 
@@ -103,17 +108,22 @@ async def test_dedupe_key_is_idempotent(db_session: AsyncSession) -> None:
     second = await enqueue_email(
         _executor(db_session), db_session, to=to, template="notice", context=NOTICE, dedupe_key=key
     )
-    assert first is not None and second is None
+    assert first is not None
+    assert second is None
     assert await _queued_to(db_session, to) == 1
 
 
 async def test_enqueue_is_part_of_the_callers_transaction(db_session: AsyncSession) -> None:
     to = f"rolled-back-{uuid.uuid4().hex[:10]}@example.com"
-    with pytest.raises(RuntimeError):
+
+    async def change_that_fails() -> None:
         async with db_session.begin_nested():
             await enqueue_email(_executor(db_session), db_session, to=to, template="notice", context=NOTICE)
             assert await _queued_to(db_session, to) == 1
             raise RuntimeError("the change failed")
+
+    with pytest.raises(RuntimeError, match="the change failed"):
+        await change_that_fails()
     assert await _queued_to(db_session, to) == 0
 
 
@@ -123,9 +133,12 @@ async def test_smtp_down_stays_queued_then_arrives(make_app: MakeApp, smtp: Smtp
     smtp.stop()
     await enqueue(ctx, n=3)
     report = await deliver_due(ctx.db, ctx.settings)
-    assert report.sent == 0 and report.retried == 3
+    assert report.sent == 0
+    assert report.retried == 3
     for row in await rows(ctx):
-        assert row.status == "queued" and row.attempts == 1 and "SMTP unavailable" in (row.last_error or "")
+        assert row.status == "queued"
+        assert row.attempts == 1
+        assert "SMTP unavailable" in (row.last_error or "")
         assert row.next_attempt_at > utcnow() + timedelta(seconds=50)  # backed off
     # Not due yet: nothing is attempted.
     assert (await deliver_due(ctx.db, ctx.settings)).claimed == 0
@@ -159,14 +172,17 @@ async def test_backoff_grows_and_parks_as_failed(make_app: MakeApp, smtp: SmtpSi
         now = row.next_attempt_at
     assert delays == [10, 20]
     [row] = await rows(ctx)
-    assert row.status == "failed" and row.attempts == 3
+    assert row.status == "failed"
+    assert row.attempts == 3
 
     async with client_for(app) as http:
         admin = await login_as(http, "admin@example.com")
         r = await admin.get("/api/notifications/outbox?action=list&status=failed")
         assert r.status_code == 200, r.text
         body = r.json()
-        assert body["count"] == 1 and body["data"][0]["ID"] == row.id and body["data"][0]["status"] == "failed"
+        assert body["count"] == 1
+        assert body["data"][0]["ID"] == row.id
+        assert body["data"][0]["status"] == "failed"
         assert_error(await admin.get("/api/notifications/outbox?action=nope"), 400)
         assert_error(await admin.get("/api/notifications/outbox?action=list&status=bogus"), 400)
         # CSRF missing: nothing changes.
@@ -219,9 +235,11 @@ async def test_two_workers_deliver_each_email_exactly_once(make_app: MakeApp, sm
         deliver_due(ctx.db, ctx.settings, worker_id="worker-b"),
     )
     assert a.sent + b.sent == n
-    assert a.sent > 0 and b.sent > 0, (a, b)  # they really shared the queue
+    assert a.sent > 0, (a, b)
+    assert b.sent > 0, (a, b)  # they really shared the queue
     ids = [m.outbox_id for m in smtp.received]
-    assert len(ids) == n and len(set(ids)) == n
+    assert len(ids) == n
+    assert len(set(ids)) == n
     async with ctx.db.sessionmaker() as session:
         sent = (await session.execute(select(func.count()).where(EmailOutbox.status == "sent"))).scalar_one()
     assert sent == n
@@ -252,7 +270,8 @@ async def test_database_down_after_sending_does_not_send_twice(
 
     monkeypatch.setattr(delivery, "_record", flaky)
     report = await deliver_due(ctx.db, ctx.settings)
-    assert failures[0] == 2 and report.sent == 2
+    assert failures[0] == 2
+    assert report.sent == 2
     assert all(r.status == "sent" and r.claimed_by is None for r in await rows(ctx))
     # Even once every lease has run out, nothing is due again.
     later = utcnow() + timedelta(seconds=ctx.settings.outbox_lease_seconds + 1)

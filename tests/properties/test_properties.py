@@ -23,10 +23,14 @@ async def count(app: FastAPI) -> int:
 
 async def test_create_geocodes_and_normalises(agent: AuthedClient) -> None:
     p = await new_property(agent, postcode=" ls1  4ap ", tenant_name="Ann Tenant", tenant_email="ann@example.com")
-    assert p["postcode"] == "LS1 4AP" and p["branch_id"] == 1 and p["branch_name"] == "Branch_001"
-    assert 53.7 < p["latitude"] < 53.9 and -1.7 < p["longitude"] < -1.4
+    assert p["postcode"] == "LS1 4AP"
+    assert p["branch_id"] == 1
+    assert p["branch_name"] == "Branch_001"
+    assert 53.7 < p["latitude"] < 53.9
+    assert -1.7 < p["longitude"] < -1.4
     assert p["geo_precision"] in ("unit", "sector")
-    assert p["full_address"].endswith("Leeds, LS1 4AP") and p["tenant_name"] == "Ann Tenant"
+    assert p["full_address"].endswith("Leeds, LS1 4AP")
+    assert p["tenant_name"] == "Ann Tenant"
     r = await agent.get(PROPS, params={"action": "get", "uuid": p["uuid"]})
     assert r.json()["data"] == p
 
@@ -68,9 +72,12 @@ async def test_update_regeocodes_and_keeps_unsent(admin: AuthedClient) -> None:
     )
     assert r.status_code == 200, r.text
     d = r.json()["data"]
-    assert d["postcode"] == "M1 1AE" and 53.4 < d["latitude"] < 53.6 and d["tenant_name"] == "Bob"
+    assert d["postcode"] == "M1 1AE"
+    assert 53.4 < d["latitude"] < 53.6
+    assert d["tenant_name"] == "Bob"
     r = await admin.post(PROPS, json={"action": "update", "uuid": p["uuid"], "tenant_name": None, "is_active": False})
-    assert r.json()["data"]["tenant_name"] is None and r.json()["data"]["is_active"] is False
+    assert r.json()["data"]["tenant_name"] is None
+    assert r.json()["data"]["is_active"] is False
     r = await admin.get(PROPS, params={"action": "list", "search": p["address_line1"]})
     assert r.json()["count"] == 0
     r = await admin.get(PROPS, params={"action": "list", "search": p["address_line1"], "include_inactive": True})
@@ -93,7 +100,8 @@ async def test_visibility_and_permissions(client: httpx.AsyncClient, admin: Auth
     theirs = await new_property(outsider, branch_id=None)
     assert theirs["branch_id"] == branch["ID"]
     r = await outsider.get(PROPS, params={"action": "list"})
-    assert [x["ID"] for x in r.json()["data"]] == [theirs["ID"]] and r.json()["count"] == 1
+    assert [x["ID"] for x in r.json()["data"]] == [theirs["ID"]]
+    assert r.json()["count"] == 1
     assert_error(
         await agent.post(PROPS, json={"action": "update", "uuid": mine["uuid"], "branch_id": branch["ID"]}), 404
     )
@@ -111,7 +119,8 @@ async def test_list_filters_and_paging(admin: AuthedClient) -> None:
     t = tag()
     made = [await new_property(admin, branch_id=branch["ID"], address_line1=f"{i} {t} Lane") for i in range(3)]
     r = await admin.get(PROPS, params={"action": "list", "branch_id": branch["ID"], "limit": 2})
-    assert [x["ID"] for x in r.json()["data"]] == [made[0]["ID"], made[1]["ID"]] and r.json()["count"] == 3
+    assert [x["ID"] for x in r.json()["data"]] == [made[0]["ID"], made[1]["ID"]]
+    assert r.json()["count"] == 3
     r = await admin.get(PROPS, params={"action": "list", "branch_id": branch["ID"], "offset": 2})
     assert [x["ID"] for x in r.json()["data"]] == [made[2]["ID"]]
     r = await admin.get(PROPS, params={"action": "list", "search": f"1 {t}"})

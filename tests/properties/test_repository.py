@@ -45,6 +45,8 @@ async def test_a_hidden_property_is_a_404_through_the_api(app: FastAPI, admin: A
         hidden = (await session.execute(select(Property.uuid).where(Property.id == world.properties["B"]))).scalar_one()
         mine = (await session.execute(select(Property.uuid).where(Property.id == world.properties["A"]))).scalar_one()
     r = await solo.get("/api/properties/manage", params={"action": "get", "uuid": hidden})
-    assert r.status_code == 404 and r.json()["error"] == "Property not found."
+    assert r.status_code == 404
+    assert r.json()["error"] == "Property not found."
     r = await solo.get("/api/properties/manage", params={"action": "get", "uuid": mine})
-    assert r.status_code == 200 and r.json()["data"]["ID"] == world.properties["A"]
+    assert r.status_code == 200
+    assert r.json()["data"]["ID"] == world.properties["A"]

@@ -191,7 +191,9 @@ async def accounts(app: FastAPI) -> Any:
 async def refs(app: FastAPI, accounts: Accounts) -> Refs:
     contractor, agent = accounts.sessions["contractor"], accounts.sessions["agent"]
     admin = accounts.sessions["admin"]
-    assert contractor is not None and agent is not None and admin is not None
+    assert contractor is not None
+    assert agent is not None
+    assert admin is not None
     certs = (await contractor.get("/api/contractors/certifications", params={"action": "list", "limit": 1})).json()
     me = (await agent.get("/api/auth/me")).json()["data"]
     profile = (await contractor.get("/api/contractors/profile")).json()["data"]
@@ -429,7 +431,8 @@ async def test_other_branch_is_invisible_to_agent(accounts: Accounts, world: Wor
     r = await agent.get("/api/agents/performance")
     assert r.status_code == 200, r.text
     assert r.json()["count"] > 0  # the agent's own rows are there
-    assert world.outsider_job["uuid"] not in r.text and world.outsider_property["uuid"] not in r.text
+    assert world.outsider_job["uuid"] not in r.text
+    assert world.outsider_property["uuid"] not in r.text
     assert world.outsider_job["agent_uuid"] not in r.text
 
 
@@ -442,15 +445,18 @@ async def test_other_contractor_is_invisible(accounts: Accounts, world: World) -
     assert r.status_code == 200, r.text
     assert world.outsider_job["uuid"] not in r.text
     r = await me.get("/api/contractors/certifications", params={"action": "list", "limit": 200})
-    assert r.status_code == 200 and r.json()["count"] > 0, r.text  # its own certificates only
+    assert r.status_code == 200, r.text
+    assert r.json()["count"] > 0, r.text  # its own certificates only
     assert world.other_cert["uuid"] not in r.text
     r = await me.get("/api/contractors/profile", params={"uuid": world.other_contractor["uuid"]})
     assert r.status_code == 200, r.text
     mine = r.json()
     assert mine["data"]["uuid"] != world.other_contractor["uuid"]
     r = await me.post("/api/contractors/profile", json={"uuid": world.other_contractor["uuid"], "phone": "0113 000"})
-    assert r.status_code == 200 and r.json()["data"]["uuid"] == mine["data"]["uuid"]
+    assert r.status_code == 200
+    assert r.json()["data"]["uuid"] == mine["data"]["uuid"]
     theirs = await world.other_contractor_client.get("/api/contractors/profile")
-    assert theirs.status_code == 200 and theirs.json()["data"].get("phone") != "0113 000"
+    assert theirs.status_code == 200
+    assert theirs.json()["data"].get("phone") != "0113 000"
     # nor may it read another contractor through the staff endpoint
     assert_error(await me.get("/api/contractors/manage", params={"action": "get", "uuid": mine["data"]["uuid"]}), 403)

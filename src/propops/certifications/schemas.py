@@ -56,7 +56,7 @@ class CertificationTypeRead(BaseModel):
 
 class CertificationTypeWrite(WriteBody):
     action: Literal["create", "update", "delete"]
-    id: int | None = Field(default=None, ge=1, le=2_147_483_647, description="Required for update and delete.")
+    id: StrictId | None = Field(default=None, description="Required for update and delete.")
     name: str | None = Field(default=None, max_length=120)
     code: str | None = Field(default=None, max_length=40, pattern=r"^[a-z0-9_]+$")
     description: str | None = Field(default=None, max_length=500)

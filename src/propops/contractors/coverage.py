@@ -90,7 +90,8 @@ async def compute(spec: CoverageSpec, base: GeoPoint, provider: IsochroneProvide
     """The area for ``spec`` around ``base``; provider failures are handled by the provider wrapper."""
     spec = validate_spec(spec)
     if spec.source == COVERAGE_ISOCHRONE:
-        assert spec.travel_minutes is not None and spec.profile is not None
+        assert spec.travel_minutes is not None
+        assert spec.profile is not None
         iso = await provider.isochrone(base.latitude, base.longitude, spec.travel_minutes, spec.profile)
         return Coverage(spec, iso.geometry, iso.estimated, iso.provider)
     return compute_static(spec, base)
@@ -104,7 +105,8 @@ def compute_static(spec: CoverageSpec, base: GeoPoint) -> Coverage:
         return Coverage(spec, circle(base.latitude, base.longitude, spec.radius_km), False, "radius")
     if spec.source == COVERAGE_DRAWN:
         return Coverage(spec, parse_drawn(spec.drawn), False, "drawn")
-    assert spec.travel_minutes is not None and spec.profile is not None
+    assert spec.travel_minutes is not None
+    assert spec.profile is not None
     iso = EstimatedIsochrone().compute(base.latitude, base.longitude, spec.travel_minutes, spec.profile)
     return Coverage(spec, iso.geometry, True, iso.provider)
 

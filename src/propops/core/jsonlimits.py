@@ -43,7 +43,7 @@ def check_shape(body: bytes, max_depth: int, max_items: int) -> ShapeError | Non
             commas[-1] += 1
             if commas[-1] >= max_items and len(commas) > 1:
                 return ShapeError("items", f"has an array or object of more than {max_items} items")
-        elif ch == _OPEN_ARRAY or ch == _OPEN_OBJECT:
+        elif ch in (_OPEN_ARRAY, _OPEN_OBJECT):
             commas.append(0)
             if len(commas) > max_depth + 1:
                 return ShapeError("depth", f"is nested deeper than {max_depth} levels")

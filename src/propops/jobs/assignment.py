@@ -171,7 +171,8 @@ async def evaluate(
     has_point = prop.latitude is not None and prop.longitude is not None
     covering: dict[int, float] = {}
     if has_point:
-        assert prop.latitude is not None and prop.longitude is not None
+        assert prop.latitude is not None
+        assert prop.longitude is not None
         lat, lon = prop.latitude, prop.longitude
         point = {"cell": cell_of(lat, lon), "lat": lat, "lon": lon}
         if contractor_id is None:
@@ -201,7 +202,8 @@ async def evaluate(
         if cid in covering:
             ev.distance_km = covering[cid]
         elif has_point and blat is not None and blon is not None:
-            assert prop.latitude is not None and prop.longitude is not None
+            assert prop.latitude is not None
+            assert prop.longitude is not None
             ev.distance_km = round(haversine_km(prop.latitude, prop.longitude, blat, blon), 2)
         if not active:
             ev.reasons.append("contractor is not active")

@@ -59,11 +59,13 @@ async def test_agent_created_with_privileged_fields_is_still_an_agent(app: FastA
     assert_no_secrets(r.text)
     s = await login_as(accounts.http, email, "agent-pass-123")
     perms = (await s.get("/api/users/permissions")).json()["data"]
-    assert perms["role_name"] == "Agent" and perms["account_type_id"] == 2
+    assert perms["role_name"] == "Agent"
+    assert perms["account_type_id"] == 2
     assert "api.users.users.manage" not in perms["permissions"]
     async with app.state.ctx.db.sessionmaker() as db:
         user = (await db.execute(select(User).where(User.email == email))).scalar_one()
-        assert user.password_hash.startswith("$argon2") and "forged" not in user.password_hash
+        assert user.password_hash.startswith("$argon2")
+        assert "forged" not in user.password_hash
 
 
 async def test_contractor_profile_ignores_or_refuses_privileged_fields(accounts: Accounts) -> None:
@@ -73,7 +75,8 @@ async def test_contractor_profile_ignores_or_refuses_privileged_fields(accounts:
     r = await me.post("/api/contractors/profile", json={"phone": "0113 496 0000", **PRIVILEGED, "uuid": "x"})
     assert r.status_code == 200, r.text
     after = r.json()["data"]
-    assert after["uuid"] == before["uuid"] and after["ID"] == before["ID"]
+    assert after["uuid"] == before["uuid"]
+    assert after["ID"] == before["ID"]
     perms_after = (await me.get("/api/users/permissions")).json()["data"]
     assert perms_after["role_id"] == perms_before["role_id"]
     assert perms_after["permissions"] == perms_before["permissions"]
@@ -98,7 +101,8 @@ async def test_agent_property_cannot_be_moved_to_another_branch(accounts: Accoun
         r = await agent.post("/api/properties/manage", json={**body, "branch_id": branch_id})
         assert_error(r, 404, "Branch not found")
     r = await agent.get("/api/properties/manage", params={"action": "get", "uuid": prop["uuid"]})
-    assert r.status_code == 200 and r.json()["data"]["branch_id"] == 1
+    assert r.status_code == 200
+    assert r.json()["data"]["branch_id"] == 1
 
 
 async def test_contractor_cannot_set_budgets_or_reassign(accounts: Accounts) -> None:
