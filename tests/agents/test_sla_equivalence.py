@@ -54,6 +54,20 @@ async def _principal(app: FastAPI, email: str) -> Principal:
     return Principal(u.id, u.uuid, u.email, u.first_name, u.last_name, u.account_type_id, u.role_id, 0, "", frozenset())
 
 
+async def _old_and_new(ctx: Any, principal: Any, agent_uuid: str | None) -> tuple[list[Any], list[Any]]:
+    """The replaced SQL text's rows (booleans normalised) and the Core statement's, for one caller."""
+    sql, params = _old(principal, agent_uuid)
+    old = [
+        (r[0], r[1], r[2], bool(r[3]) if r[3] is not None else None, *r[4:])
+        for r in await run_old_sql(ctx, sql, params)
+    ]
+    stmt = SLA_VIEW[(caller_kind(principal), agent_uuid is not None)]
+    values: dict[str, Any] = {"caller_id": principal.user_id}
+    if agent_uuid is not None:
+        values["agent_uuid"] = agent_uuid
+    return old, await ctx.executor.committed(stmt, **values)
+
+
 @pytest.mark.parametrize(
     "email", ["admin@example.com", "agent001@example.com", "agent002@example.com", "contractor001@example.com"]
 )
@@ -66,16 +80,7 @@ async def test_same_rows_as_the_old_sql_for_every_agent(app: FastAPI, email: str
     for agent_uuid in [None, *uuids]:
         if agent_uuid is None and principal.account_type_id != 2:
             continue
-        sql, params = _old(principal, agent_uuid)
-        old = [
-            (r[0], r[1], r[2], bool(r[3]) if r[3] is not None else None, *r[4:])
-            for r in await run_old_sql(ctx, sql, params)
-        ]
-        stmt = SLA_VIEW[(caller_kind(principal), agent_uuid is not None)]
-        values: dict[str, Any] = {"caller_id": principal.user_id}
-        if agent_uuid is not None:
-            values["agent_uuid"] = agent_uuid
-        new = await ctx.executor.committed(stmt, **values)
+        old, new = await _old_and_new(ctx, principal, agent_uuid)
         assert new == old, agent_uuid
         compared += len(old)
         if not old and agent_uuid is not None:
@@ -121,15 +126,7 @@ async def test_same_rows_as_the_old_sql_on_generated_data(app: FastAPI, admin: A
         for agent_uuid in [None, *uuids]:
             if agent_uuid is None and principal.account_type_id != 2:
                 continue
-            sql, params = _old(principal, agent_uuid)
-            old = [
-                (r[0], r[1], r[2], bool(r[3]) if r[3] is not None else None, *r[4:])
-                for r in await run_old_sql(ctx, sql, params)
-            ]
-            stmt = SLA_VIEW[(caller_kind(principal), agent_uuid is not None)]
-            values: dict[str, Any] = {"caller_id": principal.user_id}
-            if agent_uuid is not None:
-                values["agent_uuid"] = agent_uuid
-            assert await ctx.executor.committed(stmt, **values) == old, agent_uuid
+            old, new = await _old_and_new(ctx, principal, agent_uuid)
+            assert new == old, agent_uuid
             compared += len(old)
     assert compared > 20
