@@ -94,8 +94,14 @@ def server(factory: str, env: dict[str, str], port: int, workers: int = 1, kind:
         time.sleep(0.5)
         yield url
     finally:
+        # A graceful stop first; granian gives a busy worker up to its kill timeout (30 s) before it
+        # kills it itself, so wait past that, then kill what is left rather than raising.
         proc.terminate()
-        proc.wait(timeout=20)
+        try:
+            proc.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
 
 
 @dataclass

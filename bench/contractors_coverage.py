@@ -93,6 +93,7 @@ async def generate(url: str, n: int, seed: int, cluster: bool = True) -> float:
                     spec = cov.CoverageSpec("drawn", drawn={"type": "Polygon", "coordinates": [ring]})
                 area = cov.compute_static(spec, base)
                 c = Contractor(
+                    organisation_id=1,  # the demo's first organisation
                     first_name=f"Bench{i}",
                     last_name=f"Contractor{i}",
                     email=f"bench{i}@example.invalid",

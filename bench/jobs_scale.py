@@ -153,7 +153,7 @@ JOB_COLUMNS = [
     "priority_id", "status_id", "contractor_id", "contractor_budget", "client_budget", "reported_at",
     "assigned_at", "completed_at", "closed_at", "sla_target_hours", "sla_due_at", "sla_breach_notified_at",
     "recall_count", "uuid",
-    "created_at", "updated_at",
+    "created_at", "updated_at", "organisation_id",
 ]  # fmt: skip
 TABLES = {
     "branches": ["id", "name", "code", "address_line1", "town", "postcode", "is_active", "uuid", "created_at",
@@ -166,6 +166,15 @@ TABLES = {
                     "uuid", "created_at", "updated_at"],
     "properties": ["id", "branch_id", "address_line1", "postcode", "is_active", "uuid", "created_at", "updated_at"],
 }  # fmt: skip
+ORGANISATION_ID = 1  # the demo's first organisation (the seed's data): every generated row is its
+OWNED = {"branches", "users", "agents", "contractors", "properties"}  # tables with organisation_id
+for _table in OWNED:
+    TABLES[_table].append("organisation_id")
+
+
+def owned(table: str, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """``rows`` with the organisation appended where ``table`` has the column (``TABLES``)."""
+    return [(*r, ORGANISATION_ID) for r in rows] if table in OWNED or table == "jobs" else rows
 
 
 # --------------------------------------------------------------------------- loading
@@ -247,7 +256,7 @@ async def _load_pg(url: str, gen: Generator) -> dict[str, float]:
     try:
         t0 = time.perf_counter()
         for table, columns in TABLES.items():
-            rows = getattr(gen, table)()
+            rows = owned(table, getattr(gen, table)())
             await conn.copy_records_to_table(table, records=rows, columns=columns)
         times["reference rows (50 branches, 500 agents, 5,000 contractors, 100,000 properties)"] = (
             time.perf_counter() - t0
@@ -263,7 +272,7 @@ async def _load_pg(url: str, gen: Generator) -> dict[str, float]:
             if chunk is None:
                 break
             jobs, recalls = chunk
-            await conn.copy_records_to_table("jobs", records=jobs, columns=JOB_COLUMNS)
+            await conn.copy_records_to_table("jobs", records=owned("jobs", jobs), columns=JOB_COLUMNS)
             await conn.copy_records_to_table("job_recalls", records=recalls, columns=["job_id", "reason", "created_at"])
             n_recalls += len(recalls)
         times[f"jobs ({gen.n_jobs:,}) + recalls ({n_recalls:,}): total"] = time.perf_counter() - t0
@@ -303,12 +312,12 @@ async def _load_sqlite(url: str, gen: Generator) -> dict[str, float]:
             )
 
         for table, columns in TABLES.items():
-            await put(table, columns, getattr(gen, table)())
+            await put(table, columns, owned(table, getattr(gen, table)()))
         await conn.commit()
         times["reference rows"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         for jobs, recalls in gen.jobs():
-            await put("jobs", JOB_COLUMNS, jobs)
+            await put("jobs", JOB_COLUMNS, owned("jobs", jobs))
             await put("job_recalls", ["job_id", "reason", "created_at"], recalls)
             await conn.commit()
         times[f"jobs ({gen.n_jobs:,}) + recalls"] = time.perf_counter() - t0
@@ -358,7 +367,7 @@ async def explain(url: str, gen: Generator, agent_user_id: int) -> None:
 
     def principal(user: User) -> Principal:
         return Principal(user.id, user.uuid, user.email, user.first_name, user.last_name, user.account_type_id,
-                         user.role_id, 0, "", frozenset())  # fmt: skip
+                         user.role_id, 0, "", frozenset(), user.organisation_id, True)  # fmt: skip
 
     async with db.sessionmaker() as s:
         admin = principal((await s.execute(select(User).where(User.email == "admin@example.com"))).scalar_one())

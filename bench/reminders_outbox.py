@@ -85,6 +85,7 @@ async def populate(db: Database, n_certs: int, n_contractors: int, today: date) 
             insert(Contractor),
             [
                 {
+                    "organisation_id": 1,  # the demo's first organisation
                     "first_name": f"C{i}",
                     "last_name": "Bench",
                     "email": f"c{i}@bench.example",
@@ -103,6 +104,7 @@ async def populate(db: Database, n_certs: int, n_contractors: int, today: date) 
             rows.append(
                 {
                     "uuid": str(uuid.uuid4()),
+                    "organisation_id": 1,
                     "contractor_id": cid,
                     "certification_type_id": 1 + i % 9,
                     "expires_on": today + timedelta(days=rng.randint(-60, 400)),

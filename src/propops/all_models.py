@@ -11,6 +11,7 @@ from propops.geo import models as geo_models  # noqa: F401
 from propops.jobs import models as jobs_models  # noqa: F401
 from propops.lookups import models as lookups_models  # noqa: F401
 from propops.notifications import models as notifications_models  # noqa: F401
+from propops.organisations import models as organisations_models  # noqa: F401
 from propops.properties import models as properties_models  # noqa: F401
 
 metadata = Base.metadata

@@ -124,12 +124,16 @@ def create_user_cmd(
     role: Annotated[str | None, typer.Option(help="Role name, e.g. SysOps")] = None,
     first_name: Annotated[str, typer.Option()] = "",
     last_name: Annotated[str, typer.Option()] = "",
+    organisation: Annotated[
+        str, typer.Option(help="Organisation slug or id (default: the platform organisation, id 1)")
+    ] = "1",
 ) -> None:
-    """Create a login account."""
+    """Create a login account in an organisation."""
     from propops.auth.models import AccountType
     from propops.auth.service import create_user
     from propops.core.db import Database
     from propops.core.errors import AppError
+    from propops.organisations.models import Organisation
 
     async def run() -> None:
         db = Database(_settings().database_url)
@@ -144,8 +148,17 @@ def create_user_cmd(
                     if found is None:
                         raise typer.BadParameter(f"unknown account type {account_type!r}")
                     at_id = found
+                org_stmt = select(Organisation.id).where(
+                    Organisation.id == int(organisation)
+                    if organisation.isdigit()
+                    else Organisation.slug == organisation
+                )
+                org_id = (await session.execute(org_stmt)).scalar_one_or_none()
+                if org_id is None:
+                    raise typer.BadParameter(f"unknown organisation {organisation!r}")
                 user = await create_user(
                     session,
+                    organisation_id=org_id,
                     email=email,
                     password=password,
                     account_type_id=at_id,

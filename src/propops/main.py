@@ -44,6 +44,7 @@ def _routers() -> list[Any]:
     from propops.kpis.router import router as kpis_router
     from propops.notifications.router import router as notifications_router
     from propops.properties.router import router as properties_router
+    from propops.tenancy.router import router as tenancy_router
 
     # Busiest first: FastAPI matches a request against the routes in order (its included routers
     # are walked one route at a time, ~3 µs a route), and the jobs routes last cost ~130 µs per
@@ -58,6 +59,7 @@ def _routers() -> list[Any]:
         branches_router,
         certifications_router,
         notifications_router,
+        tenancy_router,
     ]
 
 

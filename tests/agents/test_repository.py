@@ -49,9 +49,13 @@ async def test_visible_branch_ids(app: FastAPI, world: World) -> None:
 async def test_readable_branches(app: FastAPI, world: World, caller: str) -> None:
     seen = await ids_of(app, repository.readable_branches(world.callers[caller]))
     assert world.branch_names(seen) == BRANCHES[caller]
-    if caller == "staff":
+    if caller == "staff":  # every branch of the staff member's organisation, none of another's
+        organisation = world.callers[caller].organisation_id
         async with app.state.ctx.db.sessionmaker() as session:
-            assert len(seen) == len((await session.execute(select(Branch.id))).all())
+            mine = select(Branch.id).where(Branch.organisation_id == organisation)
+            assert seen == set((await session.execute(mine)).scalars())
+            others = select(Branch.id).where(Branch.organisation_id != organisation)
+            assert not seen & set((await session.execute(others)).scalars())
     elif caller != "contractor":
         assert len(seen) == len(BRANCHES[caller])
     else:
@@ -105,7 +109,9 @@ async def test_own_agent_and_primary_branch(app: FastAPI, world: World) -> None:
 async def test_sla_view_by_uuid(app: FastAPI, world: World, caller: str, agent: str, branches: set[str] | None) -> None:
     who = world.callers[caller]
     stmt = repository.SLA_VIEW[(repository.caller_kind(who), True)]
-    rows = await app.state.ctx.executor.committed(stmt, caller_id=who.user_id, agent_uuid=world.agents[agent]["uuid"])
+    rows = await app.state.ctx.executor.committed(
+        stmt, caller_id=who.user_id, organisation_id=who.organisation_id, agent_uuid=world.agents[agent]["uuid"]
+    )
     if branches is None:
         assert rows == []
         return
@@ -116,6 +122,8 @@ async def test_sla_view_by_uuid(app: FastAPI, world: World, caller: str, agent: 
 
 async def test_sla_view_of_oneself(app: FastAPI, world: World) -> None:
     who = world.callers["sharer"]
-    rows = await app.state.ctx.executor.committed(repository.SLA_VIEW[("agent", False)], caller_id=who.user_id)
+    rows = await app.state.ctx.executor.committed(
+        repository.SLA_VIEW[("agent", False)], caller_id=who.user_id, organisation_id=who.organisation_id
+    )
     assert world.branch_names({r[1] for r in rows}) == {"B", "C"}
     assert [r[3] for r in rows][:1] == [True]

@@ -51,7 +51,9 @@ def _old(principal: Principal, agent_uuid: str | None) -> tuple[str, list[Any]]:
 async def _principal(app: FastAPI, email: str) -> Principal:
     async with app.state.ctx.db.sessionmaker() as session:
         u = (await session.execute(select(User).where(User.email == email))).scalar_one()
-    return Principal(u.id, u.uuid, u.email, u.first_name, u.last_name, u.account_type_id, u.role_id, 0, "", frozenset())
+    return Principal(
+        u.id, u.uuid, u.email, u.first_name, u.last_name, u.account_type_id, u.role_id, 0, "", frozenset(), 1, True
+    )
 
 
 async def _old_and_new(ctx: Any, principal: Any, agent_uuid: str | None) -> tuple[list[Any], list[Any]]:
@@ -62,7 +64,7 @@ async def _old_and_new(ctx: Any, principal: Any, agent_uuid: str | None) -> tupl
         for r in await run_old_sql(ctx, sql, params)
     ]
     stmt = SLA_VIEW[(caller_kind(principal), agent_uuid is not None)]
-    values: dict[str, Any] = {"caller_id": principal.user_id}
+    values: dict[str, Any] = {"caller_id": principal.user_id, "organisation_id": principal.organisation_id}
     if agent_uuid is not None:
         values["agent_uuid"] = agent_uuid
     return old, await ctx.executor.committed(stmt, **values)
@@ -75,7 +77,17 @@ async def test_same_rows_as_the_old_sql_for_every_agent(app: FastAPI, email: str
     ctx = app.state.ctx
     principal = await _principal(app, email)
     async with ctx.db.sessionmaker() as session:
-        uuids = list((await session.execute(select(Agent.uuid).order_by(Agent.id))).scalars())
+        ours = select(Agent.uuid).where(Agent.organisation_id == principal.organisation_id).order_by(Agent.id)
+        uuids = list((await session.execute(ours)).scalars())
+        theirs = select(Agent.uuid).where(Agent.organisation_id != principal.organisation_id)
+        others = list((await session.execute(theirs)).scalars())
+    assert others, "the demo's second organisation has an agent"
+    for agent_uuid in others:  # the organisation rule, which the old text never had: no rows, a 404
+        stmt = SLA_VIEW[(caller_kind(principal), True)]
+        params = {"caller_id": principal.user_id, "organisation_id": principal.organisation_id}
+        assert await ctx.executor.committed(stmt, **params, agent_uuid=agent_uuid) == []
+        with pytest.raises(NotFound):
+            await agent_sla(ctx.executor, principal, agent_uuid)
     compared = 0
     for agent_uuid in [None, *uuids]:
         if agent_uuid is None and principal.account_type_id != 2:

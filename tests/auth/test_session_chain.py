@@ -31,7 +31,9 @@ async def new_account(app: FastAPI) -> str:
     """A fresh Finance account (it holds the mobile key), so per-account counts start at zero."""
     email = f"chain-{uuid.uuid4().hex[:10]}@example.com"
     async with app.state.ctx.db.sessionmaker() as s, s.begin():
-        await create_user(s, email=email, password=DEMO_PASSWORD, account_type_id=ACCOUNT_STAFF, role="Finance")
+        await create_user(
+            s, organisation_id=1, email=email, password=DEMO_PASSWORD, account_type_id=ACCOUNT_STAFF, role="Finance"
+        )
     return email
 
 

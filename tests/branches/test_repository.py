@@ -22,19 +22,23 @@ async def test_branches_matching_is_literal_and_filters_status(app: FastAPI, adm
     off = await new_branch(admin, name=f"{stem} Closed")
     r = await admin.post("/api/admin/disable-branch", json={"branch_id": off["ID"]})
     assert r.status_code == 200, r.text
-    assert await ids_of(app, repository.branches_matching(stem.lower(), None)) == {plain["ID"], wild["ID"], off["ID"]}
-    assert await ids_of(app, repository.branches_matching(f"{stem} 100%_", None)) == {wild["ID"]}
-    assert await ids_of(app, repository.branches_matching(f"{stem} 1_0", None)) == set()  # _ is not a wildcard
-    assert await ids_of(app, repository.branches_matching(stem, True)) == {plain["ID"], wild["ID"]}
-    assert await ids_of(app, repository.branches_matching(stem, False)) == {off["ID"]}
-    assert await ids_of(app, repository.branches_matching(plain["code"], None)) == {plain["ID"]}  # by code
+    assert await ids_of(app, repository.branches_matching(1, stem.lower(), None)) == {
+        plain["ID"],
+        wild["ID"],
+        off["ID"],
+    }
+    assert await ids_of(app, repository.branches_matching(1, f"{stem} 100%_", None)) == {wild["ID"]}
+    assert await ids_of(app, repository.branches_matching(1, f"{stem} 1_0", None)) == set()  # _ is not a wildcard
+    assert await ids_of(app, repository.branches_matching(1, stem, True)) == {plain["ID"], wild["ID"]}
+    assert await ids_of(app, repository.branches_matching(1, stem, False)) == {off["ID"]}
+    assert await ids_of(app, repository.branches_matching(1, plain["code"], None)) == {plain["ID"]}  # by code
 
 
 async def test_branch_by_id_or_uuid(app: FastAPI, admin: AuthedClient) -> None:
     b = await new_branch(admin)
-    assert await ids_of(app, repository.branch_by(branch_id=b["ID"])) == {b["ID"]}
-    assert await ids_of(app, repository.branch_by(uuid=b["uuid"])) == {b["ID"]}
-    assert await ids_of(app, repository.branch_by(branch_id=2_000_000_000)) == set()
+    assert await ids_of(app, repository.branch_by(1, branch_id=b["ID"])) == {b["ID"]}
+    assert await ids_of(app, repository.branch_by(1, uuid=b["uuid"])) == {b["ID"]}
+    assert await ids_of(app, repository.branch_by(1, branch_id=2_000_000_000)) == set()
 
 
 async def test_usage_counters(app: FastAPI, admin: AuthedClient) -> None:

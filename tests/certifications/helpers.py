@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from propops.certifications.demo import pdf_bytes, png_bytes
+from propops.certifications.storage import organisation_dir
 from propops.contractors.models import Contractor
 
 PDF = pdf_bytes("test certificate")
@@ -37,10 +38,10 @@ async def contractor_uuid(app: FastAPI, email: str) -> str:
 
 
 def stored_files(root: Path) -> set[str]:
-    base = root / "certifications"
+    base = organisation_dir(root, 1)
     return {p.name for p in base.iterdir() if p.is_file()} if base.exists() else set()
 
 
 def staging_files(root: Path) -> list[Path]:
-    staging = root / "certifications" / ".staging"
+    staging = organisation_dir(root, 1) / ".staging"
     return list(staging.iterdir()) if staging.exists() else []

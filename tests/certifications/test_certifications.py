@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from propops.certifications.models import Certification
 from propops.certifications.service import compliance_gaps
-from propops.certifications.storage import LocalStorage
+from propops.certifications.storage import LocalStorage, organisation_dir
 from tests.certifications.helpers import (
     DOC,
     ELF,
@@ -441,7 +441,7 @@ class TestFileNames:
         assert r.status_code == 200, r.text
         contractor_id, type_id = r.json()["data"]["contractor_id"], r.json()["data"]["certification_type_id"]
         now = int(time.time())
-        base = storage_root(app) / "certifications"
+        base = organisation_dir(storage_root(app), 1)
         squatters = [base / f"cert_{contractor_id}_{type_id}_{now + i}.pdf" for i in range(3)]
         for path in squatters:
             path.write_bytes(b"someone else's file")
@@ -460,7 +460,7 @@ class TestFileNames:
         assert [r.status_code for r in replies] == [200] * 4, [r.text for r in replies]
         names = {r.json()["data"]["file"] for r in replies}
         assert len(names) == 4
-        assert all((storage_root(app) / "certifications" / n).read_bytes() == PDF for n in names)
+        assert all((organisation_dir(storage_root(app), 1) / n).read_bytes() == PDF for n in names)
 
     async def test_publish_is_the_arbiter_not_the_existence_check(self, app: FastAPI, tmp_path: Path) -> None:
         """Two uploads of one second can both see the name free (neither row committed, the other

@@ -49,12 +49,15 @@ def test_policy_steps() -> None:
 async def make_contractor(ctx: AppContext, offsets: list[int]) -> str:
     email = f"rem-{uuid_mod.uuid4().hex[:8]}@example.com"
     async with ctx.db.sessionmaker() as session, session.begin():
-        c = Contractor(first_name="Rita", last_name="Reminder", email=email, company_name="Rita <Gas> Ltd")
+        c = Contractor(
+            organisation_id=1, first_name="Rita", last_name="Reminder", email=email, company_name="Rita <Gas> Ltd"
+        )
         session.add(c)
         await session.flush()
         for i, days in enumerate(offsets):
             session.add(
                 Certification(
+                    organisation_id=1,
                     contractor_id=c.id,
                     certification_type_id=1 + i % 9,
                     expires_on=T + timedelta(days=days),

@@ -122,6 +122,7 @@ async def _generate(app: FastAPI, rng: random.Random) -> None:
         base = GeoPoint(out, lat, lon, "district", "test")
         area = cov.compute_static(_spec(rng, lat, lon), base)
         c = Contractor(
+            organisation_id=1,
             first_name=f"Equiv{i}",
             last_name="Generated",
             email=f"equiv{i}@example.invalid",
@@ -308,7 +309,7 @@ async def test_points_on_grid_lines_equal_brute_force(dense: Any) -> None:
     async with app.state.ctx.db.sessionmaker() as session:
         for lat, lon in points:
             for trade in (None, 3):
-                got = await service.contractors_covering(session, lat, lon, trade_id=trade)
+                got = await service.contractors_covering(session, 1, lat, lon, trade_id=trade)
                 assert got == brute.covering(lat, lon, trade), (lat, lon, trade)
 
 
@@ -318,14 +319,15 @@ _OLD_CANDIDATES = (
     "SELECT g.contractor_id, g.shape_wkb, g.base_latitude, g.base_longitude FROM contractor_coverage_cells g "
     "WHERE g.cell = {0} AND g.active = {1} AND g.min_lat <= {2} AND g.max_lat >= {3} "
     "AND g.min_lon <= {4} AND g.max_lon >= {5}"
+    " AND g.organisation_id = {6}"  # the organisation rule (migration 0012), added to both forms
 )
 _OLD_TRADE = (
-    " AND EXISTS (SELECT 1 FROM contractor_trades t WHERE t.contractor_id = g.contractor_id AND t.trade_id = {6})"
+    " AND EXISTS (SELECT 1 FROM contractor_trades t WHERE t.contractor_id = g.contractor_id AND t.trade_id = {7})"
 )
 
 
 async def _old_candidates(app: FastAPI, lat: float, lon: float, trade_id: int | None) -> list[tuple[Any, ...]]:
-    sql, params = _OLD_CANDIDATES, [cell_of(lat, lon), True, lat, lat, lon, lon]
+    sql, params = _OLD_CANDIDATES, [cell_of(lat, lon), True, lat, lat, lon, lon, 1]
     if trade_id is not None:
         sql += _OLD_TRADE
         params.append(trade_id)
@@ -333,7 +335,7 @@ async def _old_candidates(app: FastAPI, lat: float, lon: float, trade_id: int | 
 
 
 async def _new_candidates(app: FastAPI, lat: float, lon: float, trade_id: int | None) -> list[tuple[Any, ...]]:
-    point = {"cell": cell_of(lat, lon), "lat": lat, "lon": lon}
+    point = {"cell": cell_of(lat, lon), "lat": lat, "lon": lon, "organisation_id": 1}
     executor = app.state.ctx.executor
     if trade_id is None:
         return list(await executor.committed(cov.CANDIDATES, **point))

@@ -18,9 +18,11 @@ async def _contractor_id(app: FastAPI, email: str) -> int:
 
 async def test_readable_contractors_per_caller(app: FastAPI, admin: AuthedClient) -> None:
     world = await build_world(app, admin)
-    everyone = await ids_of(app, select(Contractor.id))
+    everyone = await ids_of(app, select(Contractor.id).where(Contractor.organisation_id == 1))
+    another = await ids_of(app, select(Contractor.id).where(Contractor.organisation_id != 1))
+    assert another  # the demo's second organisation has a contractor
     first = await _contractor_id(app, "contractor001@example.com")
-    # staff: every contractor, any status
+    # staff: every contractor of their organisation, any status; none of another's
     assert await ids_of(app, readable_contractors(world.callers["staff"])) == everyone
     assert readable_contractor_ids(world.callers["staff"]) is None
     # a contractor: its own record only

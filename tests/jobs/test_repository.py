@@ -42,7 +42,7 @@ class World:
 async def _principal(ex: Executor, email: str) -> Principal:
     row = await ex.committed_one(_USER, email=email)
     assert row is not None
-    return Principal(int(row[0]), "", email, "", "", int(row[1]), 0, 0, "", frozenset())
+    return Principal(int(row[0]), "", email, "", "", int(row[1]), 0, 0, "", frozenset(), 1, True)
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ async def world(app: FastAPI, admin: AuthedClient) -> World:
         "contractor": await _principal(ex, plumber["email"]),
     }
     landlord = principals["staff"]
-    principals["landlord"] = Principal(landlord.user_id, "", "", "", "", 3, 0, 0, "", frozenset())
+    principals["landlord"] = Principal(landlord.user_id, "", "", "", "", 3, 0, 0, "", frozenset(), 1, True)
     sees = {
         "staff": set(jobs),
         "agent_shared": set(jobs),
@@ -263,10 +263,17 @@ async def test_contacts_and_assignment_statements(app: FastAPI, world: World) ->
             None,
             None,
         )  # branch has no email
-        ref = await assignment.contractor_ref(ex, session, job.contractor_id, world.contractor["uuid"])
+        ref = await assignment.contractor_ref(
+            ex, session, job.organisation_id, job.contractor_id, world.contractor["uuid"]
+        )
         assert ref is not None
         assert ref.id == job.contractor_id
-        assert await assignment.contractor_ref(ex, session, job.contractor_id + 10**6, world.contractor["uuid"]) is None
+        assert (
+            await assignment.contractor_ref(
+                ex, session, job.organisation_id, job.contractor_id + 10**6, world.contractor["uuid"]
+            )
+            is None
+        )
         prop = await assignment.place(ex, session, job.property_id)
         assert prop.postcode == "LS1 4AP"
         assert prop.latitude is not None

@@ -117,16 +117,21 @@ class OldSql:
 
 
 def old_visibility(q: OldSql, principal: Principal, alias: str = "j") -> str:
+    if principal.account_type_id not in (ACCOUNT_STAFF, ACCOUNT_AGENT, ACCOUNT_CONTRACTOR):
+        return "1 = 0"
+    # The organisation rule (migration 0012) is part of both forms since organisations exist.
+    same_organisation = f"{alias}.organisation_id = {q.p(principal.organisation_id)}"
     if principal.account_type_id == ACCOUNT_STAFF:
-        return ""
+        return same_organisation
     if principal.account_type_id == ACCOUNT_AGENT:
         branches = (
             "SELECT vb.branch_id FROM agent_branches vb JOIN agents va ON va.id = vb.agent_id "
             f"WHERE va.user_id = {q.p(principal.user_id)}"
         )
-        return f"{alias}.branch_id IN ({branches})"
+        return f"{same_organisation} AND {alias}.branch_id IN ({branches})"
     if principal.account_type_id == ACCOUNT_CONTRACTOR:
         return (
+            f"{same_organisation} AND "
             f"{alias}.contractor_id IN (SELECT co.id FROM contractors co WHERE co.user_id = {q.p(principal.user_id)})"
         )
     return "1 = 0"
@@ -239,7 +244,7 @@ async def run_old(ex: Executor, sql: str, params: tuple[Any, ...]) -> list[tuple
 
 
 def _principal(user_id: int, account_type_id: int) -> Principal:
-    return Principal(user_id, "", "", "", "", account_type_id, 0, 0, "", frozenset())
+    return Principal(user_id, "", "", "", "", account_type_id, 0, 0, "", frozenset(), 1, True)
 
 
 async def _principals(ex: Executor, extra: dict[str, Principal] | None = None) -> dict[str, Principal]:
@@ -450,6 +455,7 @@ async def _generate(app: FastAPI, now: datetime, n: int = 700) -> None:
         reported = (due or now) - timedelta(hours=target or 1) - timedelta(microseconds=rng.randint(0, 999_999))
         rows.append(
             {
+                "organisation_id": 1,
                 "job_ref": f"GEN-{i:06d}",
                 "uuid": str(uuid_mod.uuid4()),
                 "title": f"{rng.choice(titles)} {i}",

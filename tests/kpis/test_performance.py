@@ -104,6 +104,7 @@ class Rows:
         self.jobs.append(
             {
                 "uuid": str(uuid_mod.uuid4()),
+                "organisation_id": 1,
                 "job_ref": f"KPI-{uuid_mod.uuid4().hex[:12]}",
                 "title": "KPI fixture",
                 "description": "",
@@ -144,7 +145,12 @@ async def world(templates: Templates, tmp_path_factory: pytest.TempPathFactory) 
         props = {}
         for branch in (x, y):
             prop = Property(
-                branch_id=branch["ID"], address_line1="1 KPI Street", postcode="LS1 4AP", created_at=now, updated_at=now
+                organisation_id=1,
+                branch_id=branch["ID"],
+                address_line1="1 KPI Street",
+                postcode="LS1 4AP",
+                created_at=now,
+                updated_at=now,
             )
             session.add(prop)
             await session.flush()

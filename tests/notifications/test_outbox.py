@@ -39,6 +39,7 @@ async def enqueue(ctx: AppContext, n: int = 1, **kw: Any) -> list[int | None]:
                 await enqueue_email(
                     ctx.executor,
                     session,
+                    organisation_id=1,
                     to=kw.get("to", f"person{i}@example.com"),
                     template="notice",
                     context={
@@ -103,10 +104,10 @@ async def _queued_to(session: AsyncSession, to: str) -> int:
 async def test_dedupe_key_is_idempotent(db_session: AsyncSession) -> None:
     key, to = f"k-{uuid.uuid4().hex}", f"dedupe-{uuid.uuid4().hex[:10]}@example.com"
     first = await enqueue_email(
-        _executor(db_session), db_session, to=to, template="notice", context=NOTICE, dedupe_key=key
+        _executor(db_session), db_session, organisation_id=1, to=to, template="notice", context=NOTICE, dedupe_key=key
     )
     second = await enqueue_email(
-        _executor(db_session), db_session, to=to, template="notice", context=NOTICE, dedupe_key=key
+        _executor(db_session), db_session, organisation_id=1, to=to, template="notice", context=NOTICE, dedupe_key=key
     )
     assert first is not None
     assert second is None
@@ -118,7 +119,9 @@ async def test_enqueue_is_part_of_the_callers_transaction(db_session: AsyncSessi
 
     async def change_that_fails() -> None:
         async with db_session.begin_nested():
-            await enqueue_email(_executor(db_session), db_session, to=to, template="notice", context=NOTICE)
+            await enqueue_email(
+                _executor(db_session), db_session, organisation_id=1, to=to, template="notice", context=NOTICE
+            )
             assert await _queued_to(db_session, to) == 1
             raise RuntimeError("the change failed")
 

@@ -37,6 +37,7 @@ async def create_narrow_staff(app: FastAPI, key: str = NARROW_KEY) -> str:
         s.add(RolePermission(role_id=role.id, permission_key=key))
         await create_user(
             s,
+            organisation_id=1,
             email=email,
             password=NARROW_PASSWORD,
             account_type_id=ACCOUNT_STAFF,

@@ -95,6 +95,11 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/jobs/case-notes"): cells(200, 403, 200, 200, 401),
     ("POST", "/api/jobs/case-notes"): cells(400, 403, 400, 400, 401),
     ("POST", "/api/jobs/remedials"): cells(400, 403, 400, 403, 401),
+    # organisations (the platform's staff) and an organisation's own settings
+    ("GET", "/api/admin/organisations"): ADMIN_ONLY,
+    ("POST", "/api/admin/organisations"): ADMIN_ONLY_WRITE,
+    ("GET", "/api/organisation/settings"): ADMIN_ONLY,
+    ("POST", "/api/organisation/settings"): ADMIN_ONLY_WRITE,
 }
 
 
@@ -165,6 +170,10 @@ REQUESTS: dict[tuple[str, str], Spec] = {
     ("GET", "/api/jobs/case-notes"): lambda r: {"params": {"action": "list", "job_uuid": r.job_uuid, **PAGE}},
     ("POST", "/api/jobs/case-notes"): lambda r: {"json": {"job_uuid": r.job_uuid, "send_email": "maybe"}},
     ("POST", "/api/jobs/remedials"): lambda r: {"json": {"action": "explode"}},
+    ("GET", "/api/admin/organisations"): lambda r: {"params": {"action": "list", **PAGE}},
+    ("POST", "/api/admin/organisations"): lambda r: {"json": {"action": "explode"}},
+    ("GET", "/api/organisation/settings"): lambda r: {},
+    ("POST", "/api/organisation/settings"): lambda r: {"json": {"branding_name": ["not", "a", "name"]}},
 }
 
 

@@ -64,6 +64,11 @@ NO_POSITIVE_ACCEPTANCE: dict[tuple[str, str], str] = {
     ("POST", "/api/jobs/remedials"): "create/delete need different job uuids; a job cannot be its own remedial",
     ("POST", "/api/properties/manage"): "create needs address/full postcode (and branch_id for staff), update "
     "needs uuid",
+    ("GET", "/api/admin/organisations"): "action=get needs id or uuid",
+    ("POST", "/api/admin/organisations"): "create needs name and slug, the others need id or uuid; names and "
+    "slugs unique; compliance_email must be an address (the shared email rule)",
+    ("POST", "/api/organisation/settings"): "at least one setting; compliance_email must be an address (the "
+    "shared email rule)",
 }
 
 
@@ -110,6 +115,8 @@ async def _prepare(templates: Templates, tmp: Path) -> tuple[Any, Any, dict[str,
                 token_id=token.id,
                 session_hash=token.token_hash,
                 permissions=frozenset(),
+                organisation_id=user.organisation_id,
+                is_platform=True,
             )
             headers[f"{role}_token"] = raw
             headers[f"{role}_csrf"] = csrf_token(ctx, p)

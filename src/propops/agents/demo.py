@@ -44,7 +44,9 @@ def primary_branch(n: int) -> int:
 async def seed(session: AsyncSession, demo: DemoContext) -> None:
     for n in range(1, N_AGENTS + 1):
         user = demo.user(f"agent{n:03d}@example.com")
-        agent = Agent(id=FIRST_AGENT_ID + n - 1, uuid=agent_uuid(n), user_id=user.id)
+        agent = Agent(
+            id=FIRST_AGENT_ID + n - 1, organisation_id=user.organisation_id, uuid=agent_uuid(n), user_id=user.id
+        )
         session.add(agent)
     await session.flush()
     for n in range(1, N_AGENTS + 1):

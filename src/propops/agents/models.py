@@ -13,12 +13,13 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from propops.core.clock import utcnow
-from propops.core.db import Base, TimestampMixin, UUIDMixin
+from propops.core.db import Base, TimestampMixin, UUIDMixin, organisation_column
 
 
 class Agent(UUIDMixin, TimestampMixin, Base):
     __tablename__ = "agents"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = organisation_column()
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
     company_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
 

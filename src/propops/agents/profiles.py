@@ -66,6 +66,7 @@ async def create_agent(session: AsyncSession, principal: Principal, body: Any) -
     shared = [await ensure_branch_visible(session, principal, b) for b in dict.fromkeys(body.shared_branch_ids or [])]
     user = await create_user(
         session,
+        organisation_id=principal.organisation_id,
         email=clean_email(body.email, required=True) or "",
         password=body.password,
         account_type_id=ACCOUNT_AGENT,
@@ -74,7 +75,7 @@ async def create_agent(session: AsyncSession, principal: Principal, body: Any) -
         phone=phone,
         actor_id=principal.user_id,
     )
-    agent = Agent(user_id=user.id, company_name=company)
+    agent = Agent(organisation_id=principal.organisation_id, user_id=user.id, company_name=company)
     session.add(agent)
     await session.flush()
     await assign_branch(session, agent, primary, make_primary=True, actor_id=principal.user_id)
@@ -82,6 +83,7 @@ async def create_agent(session: AsyncSession, principal: Principal, body: Any) -
         await assign_branch(session, agent, branch, actor_id=principal.user_id)
     await audit.record(
         session,
+        organisation_id=principal.organisation_id,
         user_id=principal.user_id,
         action="create",
         entity="agent",
@@ -118,6 +120,7 @@ async def update_agent(session: AsyncSession, principal: Principal, body: Any) -
     await session.flush()
     await audit.record(
         session,
+        organisation_id=principal.organisation_id,
         user_id=principal.user_id,
         action="update",
         entity="agent",

@@ -1,7 +1,9 @@
 """Agent statements: what a caller may see of branches and agents, and the agent SLA view.
 
-Branch visibility is one rule, written once here (``visible_branch_ids_for``):
-- staff: every branch (``None``: no condition);
+Every statement here is limited to the caller's organisation first (``Branch.organisation_id``,
+``Agent.organisation_id``): another company's branch or agent is a missing one. Within it, branch
+visibility is one rule, written once here (``visible_branch_ids_for``):
+- staff: every branch of their organisation (``None``: no further condition);
 - agent: the branches assigned to them (primary) or shared with them, active or not, so existing
   work stays visible after a branch is disabled;
 - anyone else (contractors): no branch.
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, exists, false, or_, select
+from sqlalchemy import BindParameter, ColumnElement, Select, and_, bindparam, exists, false, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from propops.agents.models import Agent, AgentBranch
@@ -70,7 +72,7 @@ def in_visible_branches(branch_column: BranchColumn, principal: Principal) -> Co
 def readable_branches(principal: Principal) -> Select[Branch]:
     """The branches the caller may see (active or not): every branch lookup of an agent-facing
     endpoint starts here, so a hidden branch is the same 404 as a missing one."""
-    stmt = select(Branch)
+    stmt = select(Branch).where(Branch.organisation_id == principal.organisation_id)
     condition = in_visible_branches(Branch.id, principal)
     return stmt if condition is None else stmt.where(condition)
 
@@ -78,27 +80,28 @@ def readable_branches(principal: Principal) -> Select[Branch]:
 # --- agents ---------------------------------------------------------------------------------------
 
 
-def agent_readable_for(kind: CallerKind, user_id: int | BindParameter[int]) -> ColumnElement[bool] | None:
-    """An agent is visible when it works at a branch the caller sees, and always to itself; None
-    when the caller sees every agent (staff)."""
+def agent_readable_for(
+    kind: CallerKind, user_id: int | BindParameter[int], organisation_id: int | BindParameter[int]
+) -> ColumnElement[bool]:
+    """An agent of the caller's organisation is visible to staff, to itself, and to agents who
+    share a branch with it."""
+    same_organisation = Agent.organisation_id == organisation_id
     visible = visible_branch_ids_for(kind, user_id)
     if visible is None:
-        return None
+        return same_organisation
     member = aliased(AgentBranch)  # the outer query may already join AgentBranch (primary branch)
     works_there = exists().where(member.agent_id == Agent.id, member.branch_id.in_(visible))
-    return or_(Agent.user_id == user_id, works_there)
+    return and_(same_organisation, or_(Agent.user_id == user_id, works_there))
 
 
-def agent_readable(principal: Principal) -> ColumnElement[bool] | None:
+def agent_readable(principal: Principal) -> ColumnElement[bool]:
     """The condition of ``readable_agents``, for queries that select agents' columns with joins."""
-    return agent_readable_for(caller_kind(principal), principal.user_id)
+    return agent_readable_for(caller_kind(principal), principal.user_id, principal.organisation_id)
 
 
 def readable_agents(principal: Principal) -> Select[Agent]:
     """The agents the caller may see (any status)."""
-    stmt = select(Agent).select_from(Agent)
-    condition = agent_readable(principal)
-    return stmt if condition is None else stmt.where(condition)
+    return select(Agent).select_from(Agent).where(agent_readable(principal))
 
 
 def own_agent(principal: Principal) -> Select[Agent]:
@@ -122,19 +125,18 @@ def _sla_view(kind: CallerKind, by_uuid: bool) -> Select[str, int, str, bool, st
     """The agent, its assignments in branches the caller sees, and their SLA rules, in one statement:
     rows (agent uuid, branch id, branch name, is primary, priority, job type, target hours), ordered
     as ``agent_assignments`` orders branches and ``branches.rules.rules_by_branch`` orders rules.
-    Parameters: ``caller_id`` (not for staff), ``agent_uuid`` when ``by_uuid``."""
+    Parameters: ``caller_id``, ``organisation_id``, ``agent_uuid`` when ``by_uuid``."""
     caller = bindparam("caller_id", type_=Agent.user_id.type)
+    organisation = bindparam("organisation_id", type_=Agent.organisation_id.type)
     visible = visible_branch_ids_for(kind, caller)
     assignment = AgentBranch.agent_id == Agent.id
     if visible is not None:
         assignment = assignment & AgentBranch.branch_id.in_(visible)
     if by_uuid:
         agent = Agent.uuid == bindparam("agent_uuid", type_=Agent.uuid.type)
-        readable = agent_readable_for(kind, caller)
-        if readable is not None:
-            agent = agent & readable
+        agent = agent & agent_readable_for(kind, caller, organisation)
     else:  # an agent asking about itself
-        agent = Agent.user_id == caller
+        agent = (Agent.user_id == caller) & (Agent.organisation_id == organisation)
     return (
         select(
             Agent.uuid,

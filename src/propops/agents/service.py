@@ -92,9 +92,7 @@ async def list_agents(
         await ensure_branch_visible(session, principal, branch_id)
         member = aliased(AgentBranch)
         conditions.append(exists().where(member.agent_id == Agent.id, member.branch_id == branch_id))
-    readable = repository.agent_readable(principal)
-    if readable is not None:
-        conditions.append(readable)
+    conditions.append(repository.agent_readable(principal))
     base = select(Agent.id).join(User, User.id == Agent.user_id).where(*conditions)
     count = (await session.execute(select(func.count()).select_from(base.subquery()))).scalar_one()
     stmt = _primary_join(
@@ -149,6 +147,7 @@ def _assignments_stmt(principal: Principal) -> Any:
         .join(User, User.id == Agent.user_id)
         .join(Branch, Branch.id == AgentBranch.branch_id)
     )
+    stmt = stmt.where(Branch.organisation_id == principal.organisation_id)
     visible = repository.in_visible_branches(AgentBranch.branch_id, principal)
     return stmt if visible is None else stmt.where(visible)
 
@@ -237,6 +236,7 @@ async def assign_branch(
     await _sync_user_branch(session, agent)
     await audit.record(
         session,
+        organisation_id=agent.organisation_id,
         user_id=actor_id,
         action="assign_branch",
         entity="agent",
@@ -272,6 +272,7 @@ async def unassign_branch(session: AsyncSession, agent: Agent, branch: Branch, *
     await _sync_user_branch(session, agent)
     await audit.record(
         session,
+        organisation_id=agent.organisation_id,
         user_id=actor_id,
         action="unassign_branch",
         entity="agent",

@@ -32,10 +32,15 @@ async def agent_sla(executor: Executor, principal: Principal, agent_uuid: str | 
     if agent_uuid:
         stmt = SLA_VIEW[(kind, True)]
         rows = await executor.committed(
-            stmt, caller_id=principal.user_id, agent_uuid=check_uuid(agent_uuid, "agent_uuid")
+            stmt,
+            caller_id=principal.user_id,
+            organisation_id=principal.organisation_id,
+            agent_uuid=check_uuid(agent_uuid, "agent_uuid"),
         )
     elif kind == "agent":
-        rows = await executor.committed(SLA_VIEW[(kind, False)], caller_id=principal.user_id)
+        rows = await executor.committed(
+            SLA_VIEW[(kind, False)], caller_id=principal.user_id, organisation_id=principal.organisation_id
+        )
     else:
         raise InvalidInput.field("agent_uuid", "is required")
     if not rows:

@@ -8,7 +8,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from propops.core.clock import utcnow
-from propops.core.db import Base, TimestampMixin, UUIDMixin
+from propops.core.db import Base, TimestampMixin, UUIDMixin, organisation_column
 
 ACCOUNT_STAFF, ACCOUNT_AGENT, ACCOUNT_LANDLORD, ACCOUNT_TENANT, ACCOUNT_CONTRACTOR = 1, 2, 3, 4, 5
 STATUS_ACTIVE, STATUS_DISABLED = 1, 2
@@ -62,6 +62,8 @@ class UserPermission(Base):
 class User(UUIDMixin, TimestampMixin, Base):
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = organisation_column()
+    # Unique across organisations: the login key (an address belongs to one account).
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     first_name: Mapped[str] = mapped_column(String(100), default="")

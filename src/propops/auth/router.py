@@ -151,7 +151,8 @@ async def get_user(
     action: Annotated[Literal["get_user"], Query(description="Must be `get_user`.")],
     uuid: Annotated[str, Query(pattern=UUID_PATTERN, examples=[UUID_EXAMPLE])],
 ) -> dict[str, Any]:
-    return ok(await service.user_payload(session, await service.get_user_by_uuid(session, uuid)))
+    user = await service.get_user_by_uuid(session, principal.organisation_id, uuid)
+    return ok(await service.user_payload(session, user))
 
 
 @router.post(
@@ -165,7 +166,7 @@ async def post_user(
     session: DbSession,
     principal: Annotated[service.Principal, require("api.users.users.manage")],
 ) -> dict[str, Any]:
-    target = await service.get_user_by_uuid(session, body.uuid)
+    target = await service.get_user_by_uuid(session, principal.organisation_id, body.uuid)
     if target.id == principal.user_id:
         raise Forbidden("You cannot change the status of your own account.")
     mine = await session.get_one(Role, principal.role_id)

@@ -42,9 +42,11 @@ from propops.core.security import (
     verify_password,
 )
 from propops.core.validation import normalise_email, validate_email
+from propops.organisations.models import Organisation
 
 EPOCH_KEY = "permissions_epoch"
 BAD_CREDENTIALS = "Invalid email or password."
+ORGANISATION_DISABLED = "This organisation's access is suspended. Contact your administrator."
 
 
 @dataclass
@@ -61,6 +63,8 @@ class Principal:
     token_id: int
     session_hash: str
     permissions: frozenset[str]
+    organisation_id: int
+    is_platform: bool  # a member of the organisation that runs the deployment
     cache: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -81,7 +85,7 @@ def validate_password(password: str) -> str:
 
 # --- authentication fast path -------------------------------------------------------------------
 
-_tokens, _users = ApiToken.__table__, User.__table__
+_tokens, _users, _orgs = ApiToken.__table__, User.__table__, Organisation.__table__
 _AUTH = (
     select(
         _tokens.c.id,
@@ -96,8 +100,13 @@ _AUTH = (
         _users.c.role_id,
         _users.c.account_status_id,
         select(SystemState.value).where(SystemState.key == EPOCH_KEY).scalar_subquery(),
+        _users.c.organisation_id,
+        _orgs.c.is_active,
+        _orgs.c.is_platform,
     )
-    .select_from(_tokens.join(_users, _users.c.id == _tokens.c.user_id))
+    .select_from(
+        _tokens.join(_users, _users.c.id == _tokens.c.user_id).join(_orgs, _orgs.c.id == _users.c.organisation_id)
+    )
     .where(_tokens.c.token_hash == bindparam("token_hash"))
 )
 _ROLE_PERMS = select(RolePermission.permission_key).where(RolePermission.role_id == bindparam("role_id"))
@@ -135,6 +144,9 @@ async def authenticate_token(ctx: AppContext, raw_token: str) -> Principal:
         role_id,
         status_id,
         epoch,
+        organisation_id,
+        organisation_active,
+        is_platform,
     ) = row
     if revoked_at is not None:
         raise Unauthorized("This session has been revoked. Please log in again.")
@@ -142,6 +154,8 @@ async def authenticate_token(ctx: AppContext, raw_token: str) -> Principal:
         raise Unauthorized("This session has expired. Please log in again.")
     if status_id != STATUS_ACTIVE:
         raise Unauthorized("This account is disabled.")
+    if not organisation_active:
+        raise Unauthorized(ORGANISATION_DISABLED)
     epoch = int(epoch or 0)
     cached = ctx.permission_cache.get(user_id)
     if cached is not None and cached[0] == epoch:
@@ -158,6 +172,8 @@ async def authenticate_token(ctx: AppContext, raw_token: str) -> Principal:
     return Principal(
         user_id=user_id,
         uuid=user_uuid,
+        organisation_id=organisation_id,
+        is_platform=bool(is_platform),
         email=email,
         first_name=first,
         last_name=last,
@@ -239,6 +255,9 @@ async def login(
             session.add(LoginFailure(email=email_n, ip_address=ip))
             await session.commit()
             raise Unauthorized(BAD_CREDENTIALS)
+        organisation = await session.get_one(Organisation, user.organisation_id)
+        if not organisation.is_active:  # told only to someone who proved the password
+            raise Unauthorized(ORGANISATION_DISABLED)
         raw, token = await _issue(session, ctx, user, kind="login", ip=ip, user_agent=user_agent)
         account_type = await session.get_one(AccountType, user.account_type_id)
         await session.commit()
@@ -311,8 +330,10 @@ async def revoke_session(session: AsyncSession, token_id: int, *, user_id: int |
             break
         descendants += len(level)
     if descendants:
+        owner = select(User.organisation_id).join(ApiToken, ApiToken.user_id == User.id).where(ApiToken.id == token_id)
         await audit.record(
             session,
+            organisation_id=(await session.execute(owner)).scalar_one_or_none(),
             user_id=user_id,
             action="revoke_descendants",
             entity="api_token",
@@ -399,6 +420,7 @@ async def mobile_session(
         )
     await audit.record(
         session,
+        organisation_id=user.organisation_id,
         user_id=user.id,
         action="mint_session",
         entity="api_token",
@@ -455,6 +477,7 @@ async def default_role_for(session: AsyncSession, account_type_id: int) -> Role:
 async def create_user(
     session: AsyncSession,
     *,
+    organisation_id: int,
     email: str,
     password: str,
     account_type_id: int,
@@ -477,6 +500,7 @@ async def create_user(
             "An account with this email already exists.", errors=[{"field": "email", "message": "already in use"}]
         )
     user = User(
+        organisation_id=organisation_id,
         email=email_n,
         password_hash=hash_password(password),
         account_type_id=account_type_id,
@@ -489,6 +513,7 @@ async def create_user(
     await session.flush()
     await audit.record(
         session,
+        organisation_id=user.organisation_id,
         user_id=actor_id,
         action="create",
         entity="user",
@@ -498,8 +523,10 @@ async def create_user(
     return user
 
 
-async def get_user_by_uuid(session: AsyncSession, user_uuid: str) -> User:
-    user = (await session.execute(select(User).where(User.uuid == user_uuid))).scalar_one_or_none()
+async def get_user_by_uuid(session: AsyncSession, organisation_id: int, user_uuid: str) -> User:
+    """A user of the organisation; another organisation's is the same 404 as a missing one."""
+    stmt = select(User).where(User.uuid == user_uuid, User.organisation_id == organisation_id)
+    user = (await session.execute(stmt)).scalar_one_or_none()
     if user is None:
         raise NotFound("User not found.")
     return user
@@ -514,6 +541,7 @@ async def set_user_active(session: AsyncSession, user: User, active: bool, *, ac
     await session.flush()
     await audit.record(
         session,
+        organisation_id=user.organisation_id,
         user_id=actor_id,
         action="toggle_status",
         entity="user",

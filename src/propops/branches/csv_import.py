@@ -9,10 +9,10 @@ import io
 import re
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from propops.branches.models import Branch
+from propops.branches.repository import code_taken
 from propops.branches.rules import RuleSpec, check_hours, replace_rules
 from propops.branches.service import clean_code, clean_postcode
 from propops.core import audit
@@ -58,7 +58,9 @@ def _decode_csv(raw: bytes) -> str:
         raise InvalidInput.field("csv_file", "must be UTF-8 encoded") from None
 
 
-async def bulk_import(session: AsyncSession, raw: bytes, *, actor_id: int | None) -> dict[str, Any]:
+async def bulk_import(
+    session: AsyncSession, raw: bytes, *, organisation_id: int, actor_id: int | None
+) -> dict[str, Any]:
     """All or nothing: every row is checked first; any row error imports no branch at all.
 
     Blank lines are skipped. Duplicate codes inside the file or against existing branches are row
@@ -120,7 +122,7 @@ async def bulk_import(session: AsyncSession, raw: bytes, *, actor_id: int | None
     except csv.Error as exc:
         raise InvalidInput.field("csv_file", f"is not valid CSV at line {reader.line_num} ({exc})") from None
     if codes_in_file:
-        taken = set((await session.execute(select(Branch.code).where(Branch.code.in_(list(codes_in_file))))).scalars())
+        taken = set((await session.execute(code_taken(organisation_id, list(codes_in_file)))).scalars())
         for code in sorted(taken, key=lambda c: codes_in_file[c]):
             errors.append({"row": codes_in_file[code], "field": "code", "message": f"{code} already exists"})
     if errors:
@@ -132,13 +134,14 @@ async def bulk_import(session: AsyncSession, raw: bytes, *, actor_id: int | None
     if not prepared:
         raise InvalidInput.field("csv_file", "contains no branch rows")
     for _, values, specs in prepared:
-        branch = Branch(is_active=True, **values)
+        branch = Branch(organisation_id=organisation_id, is_active=True, **values)
         session.add(branch)
         await session.flush()
         if specs:
             await replace_rules(session, branch.id, specs)
     await audit.record(
         session,
+        organisation_id=organisation_id,
         user_id=actor_id,
         action="bulk_import",
         entity="branch",

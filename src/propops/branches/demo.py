@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from propops.branches.models import Branch, SlaRule
 from propops.core.db import resync_id_sequence
+from propops.organisations.models import DEFAULT_ORGANISATION_ID
 
 if TYPE_CHECKING:
     from propops.demo import DemoContext
@@ -34,6 +35,7 @@ async def seed(session: AsyncSession, demo: DemoContext) -> None:
         session.add(
             Branch(
                 id=branch_id,
+                organisation_id=DEFAULT_ORGANISATION_ID,
                 name=f"Branch_{branch_id:03d}",
                 code=code,
                 address_line1=street,

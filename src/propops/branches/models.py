@@ -10,16 +10,18 @@ from __future__ import annotations
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from propops.core.db import Base, TimestampMixin, UUIDMixin
+from propops.core.db import Base, TimestampMixin, UUIDMixin, organisation_column
 
 MAX_TARGET_HOURS = 8760  # one year: anything longer is a typo, not a service level
 
 
 class Branch(UUIDMixin, TimestampMixin, Base):
     __tablename__ = "branches"
+    __table_args__ = (UniqueConstraint("organisation_id", "code"),)  # codes are per organisation
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = organisation_column()
     name: Mapped[str] = mapped_column(String(120), index=True)
-    code: Mapped[str] = mapped_column(String(20), unique=True)
+    code: Mapped[str] = mapped_column(String(20))
     address_line1: Mapped[str | None] = mapped_column(String(200), nullable=True)
     address_line2: Mapped[str | None] = mapped_column(String(200), nullable=True)
     town: Mapped[str | None] = mapped_column(String(100), nullable=True)

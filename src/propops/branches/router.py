@@ -74,9 +74,16 @@ async def get_branches(
             headers={"Content-Disposition": 'attachment; filename="branches_import_template.csv"'},
         )
     if action == "get":
-        branch = await service.get_branch(session, branch_id=id, uuid=uuid)
+        branch = await service.get_branch(session, organisation_id=principal.organisation_id, branch_id=id, uuid=uuid)
         return ok(await service.branch_detail(session, usage, branch))
-    rows, count = await service.list_branches(session, usage, page, search=clean_search(search), is_active=is_active)
+    rows, count = await service.list_branches(
+        session,
+        usage,
+        page,
+        organisation_id=principal.organisation_id,
+        search=clean_search(search),
+        is_active=is_active,
+    )
     return ok_list(rows, count)
 
 
@@ -136,7 +143,9 @@ async def post_branches(principal: Admin, session: DbSession, usage: Usage, requ
         upload = form.get("csv_file")
         if not isinstance(upload, UploadFile):
             raise InvalidInput.field("csv_file", "is required (a CSV file)")
-        result = await csv_import.bulk_import(session, await _read_upload(upload), actor_id=principal.user_id)
+        result = await csv_import.bulk_import(
+            session, await _read_upload(upload), organisation_id=principal.organisation_id, actor_id=principal.user_id
+        )
         return ok(result, f"{result['imported']} branch(es) imported")
     if not content_type.startswith("application/json"):
         raise UnsupportedMediaType("Send JSON to create a branch, or multipart/form-data with csv_file to import.")
@@ -147,7 +156,9 @@ async def post_branches(principal: Admin, session: DbSession, usage: Usage, requ
         body = BranchCreate.model_validate(data)
     except ValidationError as exc:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
-    branch = await service.create_branch(session, body, actor_id=principal.user_id)
+    branch = await service.create_branch(
+        session, body, organisation_id=principal.organisation_id, actor_id=principal.user_id
+    )
     return ok(await service.branch_detail(session, usage, branch), "Branch created")
 
 
@@ -159,7 +170,9 @@ async def post_branches(principal: Admin, session: DbSession, usage: Usage, requ
 )
 async def put_branches(principal: Admin, session: DbSession, usage: Usage, body: BranchUpdate) -> dict[str, Any]:
     _staff(principal)
-    branch = await service.update_branch(session, body, actor_id=principal.user_id)
+    branch = await service.update_branch(
+        session, body, organisation_id=principal.organisation_id, actor_id=principal.user_id
+    )
     return ok(await service.branch_detail(session, usage, branch), "Branch updated")
 
 
@@ -181,7 +194,9 @@ async def delete_branches(
     _staff(principal)
     ref_id = id or branch_id or (body.branch_id or body.id if body else None)
     ref_uuid = uuid or (body.uuid if body else None)
-    branch = await service.get_branch(session, branch_id=ref_id, uuid=ref_uuid, for_update=True)
+    branch = await service.get_branch(
+        session, organisation_id=principal.organisation_id, branch_id=ref_id, uuid=ref_uuid, for_update=True
+    )
     branch = await service.delete_branch(session, usage, branch, actor_id=principal.user_id)
     return ok(await service.branch_detail(session, usage, branch), "Branch removed (disabled)")
 
@@ -191,7 +206,11 @@ async def _toggle(
 ) -> dict[str, Any]:
     _staff(principal)
     branch = await service.get_branch(
-        session, branch_id=body.branch_id if body.branch_id is not None else body.id, uuid=body.uuid, for_update=True
+        session,
+        organisation_id=principal.organisation_id,
+        branch_id=body.branch_id if body.branch_id is not None else body.id,
+        uuid=body.uuid,
+        for_update=True,
     )
     branch = await service.set_branch_active(session, branch, active, actor_id=principal.user_id)
     return ok(await service.branch_detail(session, usage, branch), "Branch enabled" if active else "Branch disabled")

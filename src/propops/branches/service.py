@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from propops.branches import repository
 from propops.branches.models import Branch
-from propops.branches.rules import replace_rules, rules_by_branch, validate_rules
+from propops.branches.rules import RuleSpec, replace_rules, rules_by_branch, validate_rules
 from propops.branches.schemas import BranchCreate, BranchUpdate
 from propops.branches.usage import BranchUsage
 from propops.core import audit
@@ -25,6 +25,8 @@ from propops.core.errors import Conflict, InvalidInput, NotFound
 from propops.core.pagination import Page
 from propops.core.validation import check_uuid, clean_email, clean_phone, clean_text
 from propops.lookups.service import load_lookups
+from propops.organisations.models import Organisation
+from propops.organisations.settings import read_settings
 
 BRANCH_NOT_FOUND = "Branch not found."
 CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,19}$")
@@ -56,15 +58,24 @@ def clean_postcode(value: str | None, field: str = "postcode") -> str | None:
 # --- branches -----------------------------------------------------------------------------------
 
 
+async def default_rules(session: AsyncSession, organisation_id: int, priorities: set[int]) -> list[RuleSpec]:
+    """The organisation's default SLA targets (its ``sla_rules`` setting) as generic branch rules;
+    a priority that no longer exists is skipped."""
+    stored = (await session.execute(select(Organisation.settings).where(Organisation.id == organisation_id))).scalar()
+    rules = read_settings(stored).sla_rules
+    return [RuleSpec(p, None, hours) for p, hours in sorted(rules.items()) if p in priorities]
+
+
 async def list_branches(
     session: AsyncSession,
     usage: BranchUsage,
     page: Page,
     *,
+    organisation_id: int,
     search: str | None = None,
     is_active: bool | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
-    base = repository.branches_matching(search, is_active)
+    base = repository.branches_matching(organisation_id, search, is_active)
     count = (await session.execute(select(func.count()).select_from(base.subquery()))).scalar_one()
     stmt = base.order_by(Branch.name, Branch.id).limit(page.limit).offset(page.offset)
     rows = list((await session.execute(stmt)).scalars())
@@ -107,11 +118,18 @@ async def branch_detail(session: AsyncSession, usage: BranchUsage, branch: Branc
 
 
 async def get_branch(
-    session: AsyncSession, *, branch_id: int | None = None, uuid: str | None = None, for_update: bool = False
+    session: AsyncSession,
+    *,
+    organisation_id: int,
+    branch_id: int | None = None,
+    uuid: str | None = None,
+    for_update: bool = False,
 ) -> Branch:
     if branch_id is None and not uuid:
         raise InvalidInput.field("branch_id", "is required")
-    stmt = repository.branch_by(branch_id=branch_id, uuid=None if branch_id is not None else check_uuid(uuid, "uuid"))
+    stmt = repository.branch_by(
+        organisation_id, branch_id=branch_id, uuid=None if branch_id is not None else check_uuid(uuid, "uuid")
+    )
     if for_update:
         stmt = stmt.with_for_update()
     branch = (await session.execute(stmt)).scalar_one_or_none()
@@ -120,11 +138,10 @@ async def get_branch(
     return branch
 
 
-async def _ensure_code_free(session: AsyncSession, code: str, exclude_id: int | None = None) -> None:
-    stmt = select(Branch.id).where(Branch.code == code)
-    if exclude_id is not None:
-        stmt = stmt.where(Branch.id != exclude_id)
-    if (await session.execute(stmt)).first() is not None:
+async def _ensure_code_free(
+    session: AsyncSession, organisation_id: int, code: str, exclude_id: int | None = None
+) -> None:
+    if (await session.execute(repository.code_taken(organisation_id, [code], exclude_id))).first() is not None:
         raise Conflict(
             f"A branch with code {code} already exists.", errors=[{"field": "code", "message": "already in use"}]
         )
@@ -158,32 +175,51 @@ def _snapshot(branch: Branch) -> dict[str, Any]:
     }
 
 
-async def create_branch(session: AsyncSession, body: BranchCreate, *, actor_id: int | None) -> Branch:
+async def create_branch(
+    session: AsyncSession, body: BranchCreate, *, organisation_id: int, actor_id: int | None
+) -> Branch:
     name = clean_text(body.name, "name", 120, required=True)
     code = clean_code(body.code)
     details = _details(body)
-    specs = validate_rules(body.sla_rules or [], await load_lookups(session))
-    await _ensure_code_free(session, code)
-    branch = Branch(name=name, code=code, is_active=True, **details)
+    lookups = await load_lookups(session)
+    if body.sla_rules is not None:
+        specs = validate_rules(body.sla_rules, lookups)
+    else:  # a new branch starts with its organisation's default service levels
+        specs = await default_rules(session, organisation_id, set(lookups.priorities))
+    await _ensure_code_free(session, organisation_id, code)
+    branch = Branch(organisation_id=organisation_id, name=name, code=code, is_active=True, **details)
     session.add(branch)
     await session.flush()
     if specs:
         await replace_rules(session, branch.id, specs)
     await audit.record(
-        session, user_id=actor_id, action="create", entity="branch", entity_id=branch.id, after=_snapshot(branch)
+        session,
+        organisation_id=organisation_id,
+        user_id=actor_id,
+        action="create",
+        entity="branch",
+        entity_id=branch.id,
+        after=_snapshot(branch),
     )
     return branch
 
 
-async def update_branch(session: AsyncSession, body: BranchUpdate, *, actor_id: int | None) -> Branch:
-    branch = await get_branch(session, branch_id=body.id if body.id is not None else body.branch_id, uuid=body.uuid)
+async def update_branch(
+    session: AsyncSession, body: BranchUpdate, *, organisation_id: int, actor_id: int | None
+) -> Branch:
+    branch = await get_branch(
+        session,
+        organisation_id=organisation_id,
+        branch_id=body.id if body.id is not None else body.branch_id,
+        uuid=body.uuid,
+    )
     before = _snapshot(branch)
     sent = body.model_fields_set
     if "name" in sent:
         branch.name = clean_text(body.name, "name", 120, required=True) or branch.name
     if "code" in sent:
         code = clean_code(body.code)
-        await _ensure_code_free(session, code, exclude_id=branch.id)
+        await _ensure_code_free(session, branch.organisation_id, code, exclude_id=branch.id)
         branch.code = code
     for key, value in _details(body).items():
         setattr(branch, key, value)
@@ -192,6 +228,7 @@ async def update_branch(session: AsyncSession, body: BranchUpdate, *, actor_id: 
     await session.flush()
     await audit.record(
         session,
+        organisation_id=branch.organisation_id,
         user_id=actor_id,
         action="update",
         entity="branch",
@@ -225,6 +262,7 @@ async def set_branch_active(
     await session.flush()
     await audit.record(
         session,
+        organisation_id=branch.organisation_id,
         user_id=actor_id,
         action=action or ("enable" if active else "disable"),
         entity="branch",

@@ -112,6 +112,7 @@ async def create_type(session: AsyncSession, user_id: int, data: dict[str, Any])
     await _set_type_trades(session, t.id, data.get("trade_ids") or [])
     await audit.record(
         session,
+        organisation_id=None,
         user_id=user_id,
         action="create",
         entity="certification_type",
@@ -139,6 +140,7 @@ async def update_type(session: AsyncSession, user_id: int, type_id: int, data: d
     after = type_payload(await _load_type(session, t.id))
     await audit.record(
         session,
+        organisation_id=None,
         user_id=user_id,
         action="update",
         entity="certification_type",
@@ -161,5 +163,11 @@ async def delete_type(session: AsyncSession, user_id: int, type_id: int) -> None
     await session.delete(t)
     await session.flush()
     await audit.record(
-        session, user_id=user_id, action="delete", entity="certification_type", entity_id=type_id, before=before
+        session,
+        organisation_id=None,
+        user_id=user_id,
+        action="delete",
+        entity="certification_type",
+        entity_id=type_id,
+        before=before,
     )

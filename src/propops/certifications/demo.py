@@ -70,15 +70,18 @@ async def seed(session: AsyncSession, demo: DemoContext) -> None:
     from propops.core.settings import get_settings
 
     settings = demo.extras.get("settings") or get_settings()
-    storage = make_storage(Path(settings.storage_dir))
+    root = Path(settings.storage_dir)
     today = date.today()
-    contractors = (await session.execute(select(Contractor.id, Contractor.first_name).order_by(Contractor.id))).all()
+    contractors = (
+        await session.execute(select(Contractor.id, Contractor.organisation_id).order_by(Contractor.id))
+    ).all()
+    organisation_of = {cid: org for cid, org in contractors}
     trades: dict[int, set[int]] = {}
     for cid, tid in (await session.execute(select(ContractorTrade.contractor_id, ContractorTrade.trade_id))).all():
         trades.setdefault(cid, set()).add(tid)
     base_unix = 1704873600  # the seed's example timestamp
     plan: list[tuple[int, int, int, str, str]] = []  # contractor, type, days to expiry, ext, file name
-    for n, (cid, _name) in enumerate(contractors):
+    for n, (cid, _organisation) in enumerate(contractors):
         held = trades.get(cid, set())
         plan.append((cid, PUBLIC_LIABILITY, PL_OFFSETS[n % len(PL_OFFSETS)], "pdf", ""))
         if 1 in held:
@@ -98,12 +101,14 @@ async def seed(session: AsyncSession, demo: DemoContext) -> None:
             if ext == "pdf"
             else png_bytes(rgb=(40 + (i * 37) % 200, 120, 90))
         )
+        storage = make_storage(root, organisation_of[cid])
         staged = storage.staging_file()
         staged.write_bytes(data)
         await storage.delete(name)  # a re-seeded demo database may reuse a storage directory
         await storage.save(name, staged)
         rows.append(
             Certification(
+                organisation_id=organisation_of[cid],
                 contractor_id=cid,
                 certification_type_id=type_id,
                 certificate_number=f"DEMO-{cid}-{type_id}-{i:03d}",

@@ -197,6 +197,7 @@ async def upload_certification(
         _cleanup_on_rollback(session, storage, name)
 
         cert = Certification(
+            organisation_id=contractor.organisation_id,
             contractor_id=contractor.id,
             certification_type_id=cert_type.id,
             certificate_number=number,
@@ -232,6 +233,7 @@ async def upload_certification(
         )
         await audit.record(
             session,
+            organisation_id=principal.organisation_id,
             user_id=principal.user_id,
             action="upload",
             entity="certification",
@@ -293,6 +295,7 @@ async def delete_certification(
     _delete_after_commit(session, storage, name)
     await audit.record(
         session,
+        organisation_id=principal.organisation_id,
         user_id=principal.user_id,
         action="delete",
         entity="certification",

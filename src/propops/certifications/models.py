@@ -15,7 +15,7 @@ from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from propops.core.clock import utcnow
-from propops.core.db import Base, TimestampMixin, UUIDMixin
+from propops.core.db import Base, TimestampMixin, UUIDMixin, organisation_column
 from propops.lookups.models import Trade
 
 
@@ -52,6 +52,7 @@ class Certification(UUIDMixin, Base):
         Index("ix_certifications_superseded_expires", "superseded_at", "expires_on"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = organisation_column()  # the contractor's
     contractor_id: Mapped[int] = mapped_column(ForeignKey("contractors.id", ondelete="CASCADE"))
     certification_type_id: Mapped[int] = mapped_column(ForeignKey("certification_types.id"), index=True)
     certificate_number: Mapped[str | None] = mapped_column(String(100), nullable=True)

@@ -25,6 +25,8 @@ from propops.core.clock import utcnow
 from propops.core.db import Database
 from propops.core.settings import Settings
 from propops.notifications.service import EmailSpec, enqueue_many
+from propops.organisations.models import Organisation
+from propops.organisations.settings import read_settings
 
 CHUNK = 1000
 
@@ -72,7 +74,7 @@ async def _claim_steps(session: AsyncSession, pairs: list[tuple[int, str]]) -> s
 
 
 def _context(row: Any, step: str, today: date) -> dict[str, Any]:
-    cert, type_name, c_first, c_last, c_company, c_email, c_uuid = row
+    cert, type_name, c_first, c_last, c_company, c_email, c_uuid = row[:7]
     return {
         "contractor_name": f"{c_first} {c_last}".strip(),
         "company_name": c_company,
@@ -101,9 +103,13 @@ async def run_reminders(db: Database, settings: Settings, *, today: date | None 
             Contractor.company_name,
             Contractor.email,
             Contractor.uuid,
+            Contractor.organisation_id,
+            Organisation.settings,
+            Organisation.is_platform,
         )
         .join(CertificationType, CertificationType.id == Certification.certification_type_id)
         .join(Contractor, Contractor.id == Certification.contractor_id)
+        .join(Organisation, Organisation.id == Contractor.organisation_id)
         .where(
             Certification.superseded_at.is_(None),
             Certification.expires_on <= horizon,
@@ -134,10 +140,19 @@ async def run_reminders(db: Database, settings: Settings, *, today: date | None 
                 row = wanted[(cert_id, step)]
                 context = _context(row, step, today)
                 key = f"cert-reminder:{cert_id}:{step}"
-                emails.append(EmailSpec(row[5], "certification_reminder", context, f"{key}:contractor"))
-                emails.append(
-                    EmailSpec(settings.compliance_email, "certification_reminder_staff", context, f"{key}:compliance")
-                )
+                organisation_id, org_settings, is_platform = row[7], read_settings(row[8]), row[9]
+                if org_settings.notifications.certification_reminder:
+                    emails.append(
+                        EmailSpec(organisation_id, row[5], "certification_reminder", context, f"{key}:contractor")
+                    )
+                # Each company's digest goes to its own compliance address, never another's.
+                compliance = org_settings.compliance_email or (settings.compliance_email if is_platform else None)
+                if compliance:
+                    emails.append(
+                        EmailSpec(
+                            organisation_id, compliance, "certification_reminder_staff", context, f"{key}:compliance"
+                        )
+                    )
                 by_step.setdefault(step, []).append(cert_id)
             report.emails += await enqueue_many(session, emails)
             for step, ids in by_step.items():

@@ -34,7 +34,7 @@ from propops.certifications.storage import storage_for
 from propops.core.context import app_ctx
 from propops.core.deps import Ctx, DbSession
 from propops.core.envelope import Envelope, ListEnvelope, MessageEnvelope, error_responses, ok, ok_list
-from propops.core.errors import InvalidInput, NotFound, PayloadTooLarge
+from propops.core.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from propops.core.pagination import MAX_INT32, PageParams, require_action
 from propops.core.params import UUID_PATTERN, UuidQuery
 from propops.core.validation import check_form_fields
@@ -188,7 +188,7 @@ async def download(
     ],
 ) -> Response:
     cert = await files.find_download(session, principal, file)
-    storage = storage_for(ctx)
+    storage = storage_for(ctx, principal.organisation_id)
     chunks = storage.open(cert.file_name)
     try:
         first = await anext(chunks)
@@ -235,7 +235,7 @@ async def upload_or_delete(
     form = await request.form(max_files=1, max_fields=30)
     action = require_action(_text(form, "action"), {"upload", "delete"})
     _check_form(form)
-    storage = storage_for(ctx)
+    storage = storage_for(ctx, principal.organisation_id)
     if action == "delete":
         deleted = await files.delete_certification(
             session,
@@ -331,6 +331,9 @@ async def list_types(
 async def write_type(
     body: CertificationTypeWrite, principal: Annotated[Principal, require(TYPES_KEY)], session: DbSession
 ) -> dict[str, Any]:
+    if not principal.is_platform:
+        # The catalogue is shared by every organisation: only the platform's staff change it.
+        raise Forbidden("Certification types are shared by every organisation; only platform staff change them.")
     data = body.model_dump(exclude_unset=True, exclude={"csrf_token", "action", "id"})
     if body.action == "create":
         return ok(await catalogue.create_type(session, principal.user_id, data), "Certification type created")

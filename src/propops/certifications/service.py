@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from propops.auth.models import ACCOUNT_CONTRACTOR
 from propops.auth.service import Principal
 from propops.certifications.models import Certification, CertificationType, CertificationTypeTrade
+from propops.certifications.repository import readable_certifications
 from propops.contractors.models import Contractor, ContractorTrade
-from propops.contractors.repository import own_contractor, readable_contractor_ids, readable_contractors
+from propops.contractors.repository import own_contractor, readable_contractors
 from propops.core.clock import iso
 from propops.core.errors import InvalidInput, NotFound
 from propops.core.pagination import Page
@@ -115,10 +116,7 @@ async def list_certifications(
     today: date | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     today = today or date.today()
-    conds: list[Any] = []
-    ids = readable_contractor_ids(principal)
-    if ids is not None:
-        conds.append(Certification.contractor_id.in_(ids))
+    conds: list[Any] = [readable_certifications(principal).whereclause]  # the one visibility rule
     if contractor_uuid:
         contractor = await resolve_contractor(session, principal, contractor_uuid)
         conds.append(Certification.contractor_id == contractor.id)

@@ -1,7 +1,9 @@
 """Where certificate files live, behind one small interface.
 
 Callers only ever pass a generated name (``cert_{contractor}_{type}_{unix}.{ext}`` taken from a
-database row), never user input. ``LocalStorage`` keeps files under ``settings.storage_dir``; an
+database row), never user input. Each organisation has its own store (multi-tenancy: one company's
+files never share a directory with another's): ``LocalStorage`` keeps them under
+``settings.storage_dir/organisations/<id>/certifications``; an
 S3-compatible store implements the same five methods (``staging_file`` stays a local temp file that
 ``save`` uploads), so no caller changes.
 """
@@ -100,14 +102,35 @@ class LocalStorage:
             self._path(name).unlink()
 
 
-def make_storage(root: Path) -> Storage:
-    return LocalStorage(root / "certifications")
+LEGACY_DIR = "certifications"  # before organisations: every file of the one company
+DEFAULT_ORGANISATION_ID = 1  # the organisation migration 0012 moved single-company data into
 
 
-def storage_for(ctx: AppContext) -> Storage:
-    """One storage object per app instance."""
-    store = ctx.extras.get("certification_storage")
+def organisation_dir(root: Path, organisation_id: int) -> Path:
+    return root / "organisations" / str(int(organisation_id)) / "certifications"
+
+
+def _adopt_legacy(root: Path, target: Path) -> None:
+    """Files stored before organisations belong to the default one: move their directory there
+    once (one rename on the same filesystem; a concurrent worker that loses the race finds it done)."""
+    legacy = root / LEGACY_DIR
+    if legacy.is_dir() and not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError, FileExistsError, OSError):
+            legacy.rename(target)
+
+
+def make_storage(root: Path, organisation_id: int) -> Storage:
+    target = organisation_dir(root, organisation_id)
+    if organisation_id == DEFAULT_ORGANISATION_ID:
+        _adopt_legacy(root, target)
+    return LocalStorage(target)
+
+
+def storage_for(ctx: AppContext, organisation_id: int) -> Storage:
+    """One storage object per organisation per app instance."""
+    stores: dict[int, Storage] = ctx.extras.setdefault("certification_storage", {})
+    store = stores.get(organisation_id)
     if store is None:
-        store = make_storage(Path(ctx.settings.storage_dir))
-        ctx.extras["certification_storage"] = store
+        store = stores[organisation_id] = make_storage(Path(ctx.settings.storage_dir), organisation_id)
     return store

@@ -138,6 +138,7 @@ def cell_rows(contractor: Contractor, geom: Polygon | MultiPolygon) -> list[dict
             "contractor_id": contractor.id,
             "interior": p.interior,
             "active": bool(contractor.is_active),
+            "organisation_id": contractor.organisation_id,
             "base_latitude": contractor.base_latitude,
             "base_longitude": contractor.base_longitude,
             "min_lat": p.min_lat,
@@ -175,6 +176,7 @@ CELLS_AT_POINT: CellRows = select(
     _cell.contractor_id, _cell.shape_wkb, _cell.base_latitude, _cell.base_longitude
 ).where(
     _cell.cell == bindparam("cell"),
+    _cell.organisation_id == bindparam("organisation_id"),  # the searcher's: no other company's contractor
     _cell.min_lat <= bindparam("lat"),
     _cell.max_lat >= bindparam("lat"),
     _cell.min_lon <= bindparam("lon"),
@@ -189,9 +191,9 @@ CANDIDATES_IN_TRADE: CellRows = CANDIDATES.where(
 )
 
 
-def candidates_stmt(lat: float, lon: float) -> CellRows:
+def candidates_stmt(lat: float, lon: float, organisation_id: int) -> CellRows:
     """``CANDIDATES`` with the point bound, for the ORM path (which may add conditions)."""
-    return CANDIDATES.params(cell=cell_of(lat, lon), lat=lat, lon=lon)
+    return CANDIDATES.params(cell=cell_of(lat, lon), lat=lat, lon=lon, organisation_id=organisation_id)
 
 
 def exact_filter(rows: list[Any], lat: float, lon: float) -> list[tuple[int, float]]:
@@ -225,12 +227,12 @@ def _floats(values: tuple[Any, ...]) -> np.ndarray:
 
 
 async def covering_committed(
-    executor: Executor, lat: float, lon: float, *, trade_id: int | None = None
+    executor: Executor, lat: float, lon: float, organisation_id: int, *, trade_id: int | None = None
 ) -> list[tuple[int, float]]:
     """``covering`` for active contractors (optionally in a trade) on the committed-row reader:
     through the async ORM stack, fetching ~1,300 rows cost several times what the database spends
     producing them."""
-    point = {"cell": cell_of(lat, lon), "lat": lat, "lon": lon}
+    point = {"cell": cell_of(lat, lon), "lat": lat, "lon": lon, "organisation_id": organisation_id}
     if trade_id is None:
         rows = await executor.committed(CANDIDATES, **point)
     else:
@@ -238,11 +240,10 @@ async def covering_committed(
     return exact_filter(rows, lat, lon)
 
 
-async def covering(
-    session: AsyncSession, lat: float, lon: float, stmt: CellRows | None = None
-) -> list[tuple[int, float]]:
-    """Contractors covering the point as (id, distance_km from their base), nearest first."""
-    rows = list((await session.execute(stmt if stmt is not None else candidates_stmt(lat, lon))).all())
+async def covering(session: AsyncSession, lat: float, lon: float, stmt: CellRows) -> list[tuple[int, float]]:
+    """Contractors covering the point (``stmt``: ``candidates_stmt`` with any further conditions)
+    as (id, distance_km from their base), nearest first."""
+    rows = list((await session.execute(stmt)).all())
     return exact_filter(rows, lat, lon)
 
 

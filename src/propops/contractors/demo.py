@@ -88,6 +88,7 @@ async def seed(session: AsyncSession, demo: DemoContext) -> None:
         c = Contractor(
             id=FIRST_ID + n - 1,
             uuid=demo_uuid(n),
+            organisation_id=user.organisation_id,
             user_id=user.id,
             first_name=user.first_name,
             last_name=user.last_name,

@@ -1,4 +1,5 @@
-"""Contractor lists: the directory (every active contractor to whoever holds the list permission),
+"""Contractor lists: the directory (every active contractor of the caller's organisation to whoever
+holds the list permission),
 filtered by name, trade, postcode coverage, distance and travel time, with or without the coverage
 areas (JSON or GeoJSON). The postcode filter is ``contractors.coverage``'s candidates and exact
 test. No HTTP here.
@@ -86,6 +87,7 @@ async def list_contractors(
     f: ListFilters,
     page: Page,
     *,
+    organisation_id: int,
     with_coverage: bool = False,
     executor: Executor | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
@@ -96,7 +98,8 @@ async def list_contractors(
     queries run through the session.
     """
     if f.point is None:
-        base = _apply_filters(select(Contractor.id).where(Contractor.is_active.is_(True)), f)
+        active = select(Contractor.id).where(Contractor.organisation_id == organisation_id, Contractor.is_active)
+        base = _apply_filters(active, f)
         count = (await session.execute(select(func.count()).select_from(base.subquery()))).scalar_one()
         ids = list(
             (await session.execute(base.order_by(Contractor.id).limit(page.limit).offset(page.offset))).scalars()
@@ -107,9 +110,10 @@ async def list_contractors(
     # Count, order and page from the grid rows alone (id, base point, clip); the page's contractor
     # rows are read afterwards, by id: one raw query with their trade names (two through the session).
     if executor is not None and not f.search and f.max_travel_minutes is None:
-        matches = await cov.covering_committed(executor, lat, lon, trade_id=f.trade_id)
+        matches = await cov.covering_committed(executor, lat, lon, organisation_id, trade_id=f.trade_id)
     else:
-        matches = await cov.covering(session, lat, lon, _apply_cell_filters(cov.candidates_stmt(lat, lon), f))
+        candidates = cov.candidates_stmt(lat, lon, organisation_id)
+        matches = await cov.covering(session, lat, lon, _apply_cell_filters(candidates, f))
     if f.max_distance_km is not None:
         matches = [m for m in matches if m[1] <= f.max_distance_km]
     window = matches[page.offset : page.offset + page.limit]

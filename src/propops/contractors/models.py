@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from propops.core.db import Base, TimestampMixin, UUIDMixin
+from propops.core.db import Base, TimestampMixin, UUIDMixin, organisation_column
 from propops.lookups.models import Trade
 
 COVERAGE_RADIUS, COVERAGE_ISOCHRONE, COVERAGE_DRAWN = "radius", "isochrone", "drawn"
@@ -33,6 +33,7 @@ class Contractor(UUIDMixin, TimestampMixin, Base):
         Index("ix_contractors_bbox_lon", "coverage_min_lon", "coverage_max_lon"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = organisation_column()
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True, unique=True)
     first_name: Mapped[str] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100))
@@ -86,6 +87,10 @@ class ContractorCoverageCell(Base):
     )
     interior: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The contractor's organisation, copied (as ``active`` is) so a search reads this table alone.
+    # Nullable only so migration 0012 can add it in place (the table is WITHOUT ROWID on SQLite);
+    # ``coverage.cell_rows`` always sets it.
+    organisation_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     base_latitude: Mapped[float | None] = mapped_column(Float, nullable=True)
     base_longitude: Mapped[float | None] = mapped_column(Float, nullable=True)
     min_lat: Mapped[float] = mapped_column(Float)

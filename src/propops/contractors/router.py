@@ -90,10 +90,10 @@ MaxTravel = Annotated[
     "/api/contractors/list",
     response_model=None,
     responses={200: {"model": ListEnvelope[ContractorRead]}, **LIST_ERRORS},
-    dependencies=[require("api.contractors.list.manage")],
     summary="List active contractors (name, trade, postcode coverage, distance and travel-time filters)",
 )
 async def list_contractors(
+    principal: Annotated[Principal, require("api.contractors.list.manage")],
     ctx: Ctx,
     db: DbSession,
     page: PageParams,
@@ -107,7 +107,9 @@ async def list_contractors(
 ) -> RawJSONResponse:
     """The coverage search, a hot path: rows are plain values, sent without ``jsonable_encoder``."""
     f = await _filters(ctx, search, name, trade_id, postcode, max_distance_km, max_travel_minutes)
-    rows, count = await listing.list_contractors(db, f, page, executor=ctx.executor)
+    rows, count = await listing.list_contractors(
+        db, f, page, organisation_id=principal.organisation_id, executor=ctx.executor
+    )
     return RawJSONResponse(ok_list(rows, count))
 
 
@@ -122,10 +124,10 @@ async def list_contractors(
         },
         **LIST_ERRORS,
     },
-    dependencies=[require("api.contractors.list-with-coverage.view")],
     summary="Contractors with their coverage areas, for the coverage map",
 )
 async def list_with_coverage(
+    principal: Annotated[Principal, require("api.contractors.list-with-coverage.view")],
     ctx: Ctx,
     db: DbSession,
     page: PageParams,
@@ -139,7 +141,9 @@ async def list_with_coverage(
     format: Annotated[Literal["json", "geojson"], Query(description="`json` (default) or `geojson`.")] = "json",
 ) -> Any:
     f = await _filters(ctx, search, name, trade_id, postcode, max_distance_km, max_travel_minutes)
-    rows, count = await listing.list_contractors(db, f, page, with_coverage=True, executor=ctx.executor)
+    rows, count = await listing.list_contractors(
+        db, f, page, organisation_id=principal.organisation_id, with_coverage=True, executor=ctx.executor
+    )
     if format == "geojson":
         return JSONResponse(listing.feature_collection(rows, count), media_type="application/geo+json")
     return ok_list(rows, count)
@@ -200,6 +204,7 @@ async def manage_post(
             _input(body, trades=True),
             geocoder=geocoder,
             provider=provider,
+            organisation_id=principal.organisation_id,
             actor_id=principal.user_id,
             login_password=body.password if body.create_login else None,
         )

@@ -47,17 +47,20 @@ async def geocode_postcode(geocoder: Geocoder, postcode: str) -> GeoPoint:
     return await geocode(geocoder, postcode)
 
 
-async def contractor_covers(session: AsyncSession, contractor_id: int, lat: float, lon: float) -> bool:
-    """Does this (active) contractor's coverage area contain the point?"""
-    stmt = cov.candidates_stmt(lat, lon).where(ContractorCoverageCell.contractor_id == contractor_id)
+async def contractor_covers(
+    session: AsyncSession, organisation_id: int, contractor_id: int, lat: float, lon: float
+) -> bool:
+    """Does this (active) contractor of the organisation cover the point?"""
+    stmt = cov.candidates_stmt(lat, lon, organisation_id).where(ContractorCoverageCell.contractor_id == contractor_id)
     return bool(await cov.covering(session, lat, lon, stmt))
 
 
 async def contractors_covering(
-    session: AsyncSession, lat: float, lon: float, *, trade_id: int | None = None
+    session: AsyncSession, organisation_id: int, lat: float, lon: float, *, trade_id: int | None = None
 ) -> list[tuple[int, float]]:
-    """Active contractors covering the point as (contractor id, km from base), nearest first."""
-    stmt = cov.candidates_stmt(lat, lon)
+    """The organisation's active contractors covering the point as (contractor id, km from base),
+    nearest first."""
+    stmt = cov.candidates_stmt(lat, lon, organisation_id)
     if trade_id is not None:
         stmt = stmt.where(has_trade(trade_id, ContractorCoverageCell.contractor_id))
     return await cov.covering(session, lat, lon, stmt)
@@ -151,6 +154,7 @@ async def create_contractor(
     *,
     geocoder: Geocoder,
     provider: IsochroneProvider,
+    organisation_id: int,
     actor_id: int | None,
     login_password: str | None = None,
 ) -> Contractor:
@@ -169,6 +173,7 @@ async def create_contractor(
     if login_password is not None:
         user = await create_user(
             session,
+            organisation_id=organisation_id,
             email=email,
             password=login_password,
             account_type_id=ACCOUNT_CONTRACTOR,
@@ -180,6 +185,7 @@ async def create_contractor(
         )
         user_id = user.id
     c = Contractor(
+        organisation_id=organisation_id,
         user_id=user_id,
         first_name=first,
         last_name=last,
@@ -195,7 +201,15 @@ async def create_contractor(
     await session.execute(insert(ContractorTrade), [{"contractor_id": c.id, "trade_id": t} for t in trade_ids])
     if computed:
         await cov.write_cells(session, c, computed[1].geometry)
-    await audit.record(session, user_id=actor_id, action="create", entity="contractor", entity_id=c.id, after=_audit(c))
+    await audit.record(
+        session,
+        organisation_id=c.organisation_id,
+        user_id=actor_id,
+        action="create",
+        entity="contractor",
+        entity_id=c.id,
+        after=_audit(c),
+    )
     return c
 
 
@@ -276,7 +290,14 @@ async def update_contractor(
     if computed:
         await cov.write_cells(session, c, computed[1].geometry)
     await audit.record(
-        session, user_id=actor_id, action="update", entity="contractor", entity_id=c.id, before=before, after=_audit(c)
+        session,
+        organisation_id=c.organisation_id,
+        user_id=actor_id,
+        action="update",
+        entity="contractor",
+        entity_id=c.id,
+        before=before,
+        after=_audit(c),
     )
     return c
 
@@ -288,6 +309,7 @@ async def set_active(session: AsyncSession, c: Contractor, active: bool, *, acto
         await cov.set_cells_active(session, c.id, active)
         await audit.record(
             session,
+            organisation_id=c.organisation_id,
             user_id=actor_id,
             action="activate" if active else "deactivate",
             entity="contractor",

@@ -10,13 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from propops.core.clock import utcnow
-from propops.core.db import Base
+from propops.core.db import Base, organisation_column
 
 
 class AuditLog(Base):
     __tablename__ = "audit_log"
     __table_args__ = (Index("ix_audit_log_entity_entity_id", "entity", "entity_id"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # None: a platform event (an organisation's own creation, a command-line action).
+    organisation_id: Mapped[int | None] = organisation_column(nullable=True)
     user_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     action: Mapped[str] = mapped_column(String(60))
     entity: Mapped[str] = mapped_column(String(60))
@@ -29,6 +31,7 @@ class AuditLog(Base):
 async def record(
     session: AsyncSession,
     *,
+    organisation_id: int | None,
     user_id: int | None,
     action: str,
     entity: str,
@@ -39,6 +42,7 @@ async def record(
     """Written in the caller's transaction, so an audit row exists exactly when the change does."""
     session.add(
         AuditLog(
+            organisation_id=organisation_id,
             user_id=user_id,
             action=action,
             entity=entity,

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, String, TypeDecorator, event, func, select
+from sqlalchemy import DateTime, ForeignKey, MetaData, String, TypeDecorator, event, func, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -58,6 +58,12 @@ def new_uuid() -> str:
 
 class UUIDMixin:
     uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+
+
+def organisation_column(*, index: bool = True, nullable: bool = False) -> Any:
+    """The owning organisation of a row (multi-tenancy, reference §1.10). No default on purpose:
+    an insert that forgets it fails, instead of landing the row in another company."""
+    return mapped_column(ForeignKey("organisations.id"), index=index, nullable=nullable)
 
 
 class TimestampMixin:

@@ -59,7 +59,10 @@ class Place:
     address: str
 
 
-_CONTRACTOR = select(Contractor.id, Contractor.email, Contractor.first_name)
+ORGANISATION = bindparam("organisation_id", type_=Contractor.organisation_id.type)  # the job's
+_CONTRACTOR = select(Contractor.id, Contractor.email, Contractor.first_name).where(
+    Contractor.organisation_id == ORGANISATION  # another organisation's contractor is an unknown one
+)
 # By uuid, by id, or both (both given must name the same contractor).
 CONTRACTOR_BY = {
     "uuid": _CONTRACTOR.where(Contractor.uuid == bindparam("contractor_uuid")),
@@ -79,7 +82,11 @@ PLACE = select(
 
 
 async def contractor_ref(
-    executor: Executor, session: AsyncSession, contractor_id: int | None, contractor_uuid: str | None
+    executor: Executor,
+    session: AsyncSession,
+    organisation_id: int,
+    contractor_id: int | None,
+    contractor_uuid: str | None,
 ) -> ContractorRef | None:
     shape = (
         "both"
@@ -89,7 +96,11 @@ async def contractor_ref(
         else "uuid"
     )
     row = await executor.in_transaction_one(
-        session, CONTRACTOR_BY[shape], contractor_id=contractor_id, contractor_uuid=contractor_uuid
+        session,
+        CONTRACTOR_BY[shape],
+        organisation_id=organisation_id,
+        contractor_id=contractor_id,
+        contractor_uuid=contractor_uuid,
     )
     return None if row is None else ContractorRef(int(row[0]), row[1], row[2])
 
@@ -119,14 +130,16 @@ TRADE = bindparam("trade_id", type_=Trade.id.type)
 
 
 def _contractor_rows(scope: Scope) -> Select[Any]:
-    """The contractors in ``scope`` with their active flag, base, membership of the trade and the
-    trade's name (membership as a correlated EXISTS: a primary-key probe)."""
+    """The contractors of the job's organisation in ``scope`` with their active flag, base,
+    membership of the trade and the trade's name (membership as a correlated EXISTS: a primary-key
+    probe). Everything ``evaluate`` reports is about these rows, so no other company's contractor
+    is ever a candidate."""
     in_trade = exists().where(ContractorTrade.contractor_id == Contractor.id, ContractorTrade.trade_id == TRADE)
     trade_name = select(Trade.name).where(Trade.id == TRADE).scalar_subquery()
     c = Contractor
     columns = (c.id, c.uuid, c.first_name, c.last_name, c.company_name, c.is_active, c.base_latitude,
                c.base_longitude, in_trade, trade_name)  # fmt: skip
-    return select(*columns).where(scope(Contractor.id))
+    return select(*columns).where(scope(Contractor.id), Contractor.organisation_id == ORGANISATION)
 
 
 def _certificates(scope: Scope) -> Select:  # type: ignore[type-arg]
@@ -174,13 +187,13 @@ async def evaluate(
         assert prop.latitude is not None
         assert prop.longitude is not None
         lat, lon = prop.latitude, prop.longitude
-        point = {"cell": cell_of(lat, lon), "lat": lat, "lon": lon}
+        point = {"cell": cell_of(lat, lon), "lat": lat, "lon": lon, "organisation_id": job.organisation_id}
         if contractor_id is None:
             cells = await executor.in_transaction(session, cov.CELLS_AT_POINT, **point)
         else:
             cells = await executor.in_transaction(session, CELLS_OF_ONE, **point, contractor_id=contractor_id)
         covering = dict(cov.exact_filter(cells, lat, lon))
-    params = {"trade_id": job.trade_id, "today": today}
+    params = {"trade_id": job.trade_id, "today": today, "organisation_id": job.organisation_id}
     if contractor_id is not None:
         contractors = await executor.in_transaction(session, CONTRACTOR_OF_ONE, **params, contractor_id=contractor_id)
         cert_rows = await executor.in_transaction(session, CERTIFICATES_OF_ONE, **params, contractor_id=contractor_id)

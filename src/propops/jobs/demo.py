@@ -50,6 +50,7 @@ from propops.jobs.models import (
     JobRecall,
 )
 from propops.jobs.service import TRADE_BY_JOB_TYPE
+from propops.organisations.models import DEFAULT_ORGANISATION_ID
 from propops.properties.models import Property
 
 if TYPE_CHECKING:
@@ -134,6 +135,7 @@ def _properties(rng: random.Random, now: datetime) -> tuple[list[dict[str, Any]]
                 {
                     "id": pid,
                     "uuid": str(uuid_mod.UUID(int=rng.getrandbits(128), version=4)),
+                    "organisation_id": DEFAULT_ORGANISATION_ID,
                     "branch_id": branch_id,
                     "address_line1": f"{rng.randint(1, 240)} {streets[i % len(streets)]}",
                     "address_line2": f"Flat {rng.randint(1, 12)}" if i % 3 == 0 else None,
@@ -220,6 +222,7 @@ class _Builder:
         job: dict[str, Any] = {
             "id": job_id,
             "uuid": str(uuid_mod.UUID(int=rng.getrandbits(128), version=4)),
+            "organisation_id": DEFAULT_ORGANISATION_ID,
             "job_ref": f"JOB-{job_id:06d}",
             "title": rng.choice(TITLES[job_type_id]),
             "description": "Reported by the tenant by phone; access arranged through the branch.",

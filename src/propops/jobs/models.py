@@ -16,7 +16,7 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, Numeric, Strin
 from sqlalchemy.orm import Mapped, mapped_column
 
 from propops.core.clock import utcnow
-from propops.core.db import Base, TimestampMixin, UUIDMixin
+from propops.core.db import Base, TimestampMixin, UUIDMixin, organisation_column
 
 # Status ids (rows of ``job_statuses``, seeded by the foundation migration); the lifecycle uses these.
 STATUS_NEW, STATUS_ASSIGNED, STATUS_IN_PROGRESS, STATUS_COMPLETE = 1, 2, 3, 4
@@ -31,6 +31,8 @@ class Job(UUIDMixin, TimestampMixin, Base):
     __tablename__ = "jobs"
     __table_args__ = (
         Index("ix_jobs_branch_id_id", "branch_id", "id"),
+        # A staff list of its organisation's jobs, newest first, and its count (migration 0012).
+        Index("ix_jobs_organisation_id_id", "organisation_id", "id"),
         Index("ix_jobs_contractor_id_id", "contractor_id", "id"),
         Index("ix_jobs_agent_id_status_id", "agent_id", "status_id"),
         Index("ix_jobs_status_id_sla_due_at", "status_id", "sla_due_at"),
@@ -41,6 +43,7 @@ class Job(UUIDMixin, TimestampMixin, Base):
         Index("ix_jobs_branch_sla", "branch_id", "status_id", "sla_due_at", "completed_at", "sla_target_hours"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = organisation_column(index=False)  # copied from the property
     job_ref: Mapped[str] = mapped_column(String(20), unique=True)
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
@@ -76,6 +79,7 @@ class JobRow(NamedTuple):
     check below fails at import when a column is added to ``Job`` and not here."""
 
     id: int
+    organisation_id: int
     job_ref: str
     title: str
     description: str

@@ -1,9 +1,11 @@
 """Job emails, queued in the outbox inside the caller's transaction (so they exist exactly when the
 change does): assignment to the contractor; completion, recall and SLA breach to the agent; case
-notes to the other parties. All use the generic ``notice`` template."""
+notes to the other parties. All use the generic ``notice`` template. Each organisation may turn a
+kind off (its ``notifications`` setting); security mail never passes through here."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -17,6 +19,8 @@ from propops.core.clock import iso
 from propops.infra.executor import Executor
 from propops.jobs.models import JobRow
 from propops.notifications.service import enqueue_email
+from propops.organisations.models import Organisation
+from propops.organisations.settings import wants_email
 
 # The responsible agent's email and first name (none: the branch's email), for ``agent_id`` and
 # ``branch_id``: one statement.
@@ -27,12 +31,23 @@ AGENT_CONTACT = (
     .outerjoin(User, User.id == Agent.user_id)
     .where(Branch.id == bindparam("branch_id"))
 )
+
+
+def _json(value: Any) -> dict[str, Any] | None:
+    """A JSON column read on the raw driver (text on SQLite and asyncpg) or through the ORM (dict)."""
+    loaded = json.loads(value) if isinstance(value, str) else value
+    return loaded if isinstance(loaded, dict) else None
+
+
+ORGANISATION_SETTINGS = select(Organisation.settings).where(Organisation.id == bindparam("organisation_id"))
 CONTRACTOR_CONTACT = select(Contractor.email, Contractor.first_name).where(Contractor.id == bindparam("contractor_id"))
 
 
 async def _queue(
     executor: Executor,
     session: AsyncSession,
+    job: JobRow,
+    kind: str,
     to: str | None,
     subject: str,
     heading: str,
@@ -42,8 +57,19 @@ async def _queue(
 ) -> int:
     if not to:
         return 0
+    settings = await executor.in_transaction_one(session, ORGANISATION_SETTINGS, organisation_id=job.organisation_id)
+    if not wants_email(None if settings is None else _json(settings[0]), kind):
+        return 0  # the organisation turned this notification off (organisations.settings)
     context: dict[str, Any] = {"subject": subject, "heading": heading, "lines": lines, "greeting": greeting}
-    queued = await enqueue_email(executor, session, to=to, template="notice", context=context, dedupe_key=dedupe_key)
+    queued = await enqueue_email(
+        executor,
+        session,
+        organisation_id=job.organisation_id,
+        to=to,
+        template="notice",
+        context=context,
+        dedupe_key=dedupe_key,
+    )
     return 0 if queued is None else 1
 
 
@@ -73,6 +99,8 @@ async def job_assigned(
     return await _queue(
         executor,
         session,
+        job,
+        "job_assigned",
         email,
         f"New job assigned: {job.job_ref} {job.title}",
         f"Job {job.job_ref} has been assigned to you",
@@ -91,6 +119,8 @@ async def job_completed(executor: Executor, session: AsyncSession, job: JobRow) 
     return await _queue(
         executor,
         session,
+        job,
+        "job_completed",
         to,
         f"Job completed: {job.job_ref} {job.title}",
         f"Job {job.job_ref} was marked complete",
@@ -105,6 +135,8 @@ async def job_recalled(executor: Executor, session: AsyncSession, job: JobRow, r
     sent = await _queue(
         executor,
         session,
+        job,
+        "job_recalled",
         to,
         f"Job recalled: {job.job_ref} {job.title}",
         f"Job {job.job_ref} was recalled",
@@ -115,6 +147,8 @@ async def job_recalled(executor: Executor, session: AsyncSession, job: JobRow, r
     sent += await _queue(
         executor,
         session,
+        job,
+        "job_recalled",
         c_to,
         f"Job recalled: {job.job_ref} {job.title}",
         f"Job {job.job_ref} needs more work",
@@ -129,6 +163,8 @@ async def sla_breached(executor: Executor, session: AsyncSession, job: JobRow, t
     return await _queue(
         executor,
         session,
+        job,
+        "sla_breached",
         to,
         f"SLA breached: {job.job_ref} {job.title}",
         f"Job {job.job_ref} has passed its SLA deadline",
@@ -146,6 +182,8 @@ async def case_note(
         sent += await _queue(
             executor,
             session,
+            job,
+            "case_note",
             to,
             f"Case note on {job.job_ref}: {job.title}",
             f"{author} added a case note to job {job.job_ref}",

@@ -3,7 +3,8 @@
 (One module for every statement over ``jobs``, so past ~400 lines: they share the visibility
 shapes and the column lists, and whoever looks for a job's SQL finds all of it here.)
 
-``readable_jobs(principal)`` is the one rule of visibility: staff see every job; agents the jobs
+``readable_jobs(principal)`` is the one rule of visibility: within the caller's organisation (the
+``organisation_id`` parameter; another organisation's job is a missing one), staff see every job; agents the jobs
 of the branches they see (``agents.repository.visible_branch_ids_for``); contractors the jobs
 assigned to them; anyone else none. Every list, get, lock and assignment check of a job starts
 from it, so a job the caller may not see is the same 404 everywhere.
@@ -14,7 +15,8 @@ per shape (the caller's account kind, and for the list which filters are present
 per dialect by ``propops.infra.executor`` and run on the driver: the database formats timestamps,
 decides the SLA verdict (``jobs.sla``) and aggregates the remedial children, and rows come back as
 plain tuples, read by name through a named tuple made from each statement's labelled columns.
-The caller's user id is the ``viewer_id`` parameter (``viewer(principal)``), never baked in.
+The caller's user id and organisation are the ``viewer_id`` and ``organisation_id`` parameters
+(``viewer(principal)``), never baked in.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    and_,
     bindparam,
     false,
     func,
@@ -61,11 +64,13 @@ from propops.infra.executor import Executor
 from propops.jobs import lifecycle, sla
 from propops.jobs.models import Job, JobEvent, JobRecall, JobRow
 from propops.lookups.models import JobStatus, JobType, Priority, Trade
+from propops.organisations.models import Organisation
 from propops.properties.models import Property
 
 KIND_NONE = 0  # an account type that sees no job
 KINDS = (ACCOUNT_STAFF, ACCOUNT_AGENT, ACCOUNT_CONTRACTOR, KIND_NONE)
 VIEWER = bindparam("viewer_id", type_=Integer())
+ORGANISATION = bindparam("organisation_id", type_=Integer())  # the caller's: every statement compares it
 
 
 def kind(principal: Principal) -> int:
@@ -75,7 +80,7 @@ def kind(principal: Principal) -> int:
 
 def viewer(principal: Principal) -> dict[str, int]:
     """The parameters every statement built from ``readable_jobs`` takes."""
-    return {"viewer_id": principal.user_id}
+    return {"viewer_id": principal.user_id, "organisation_id": principal.organisation_id}
 
 
 def _caller_kind(account_kind: int) -> CallerKind:
@@ -84,25 +89,25 @@ def _caller_kind(account_kind: int) -> CallerKind:
     return "agent" if account_kind == ACCOUNT_AGENT else "none"
 
 
-def readable_condition(account_kind: int, jobs: Any = Job) -> ColumnElement[bool] | None:
-    """The visibility rule on ``jobs`` (``Job`` or an alias of it); None: every job."""
+def readable_condition(account_kind: int, jobs: Any = Job) -> ColumnElement[bool]:
+    """The visibility rule on ``jobs`` (``Job`` or an alias of it): the caller's organisation, and
+    within it every job (staff), the jobs of their branches (agents) or their own (contractors)."""
+    same_organisation = cast("ColumnElement[bool]", jobs.organisation_id == ORGANISATION)
     if account_kind == ACCOUNT_STAFF:
-        return None
+        return same_organisation
     if account_kind == ACCOUNT_AGENT:
         branches = visible_branch_ids_for("agent", VIEWER)
         assert branches is not None
-        return cast("ColumnElement[bool]", jobs.branch_id.in_(branches))
+        return and_(same_organisation, jobs.branch_id.in_(branches))
     if account_kind == ACCOUNT_CONTRACTOR:
         own = select(Contractor.id).where(Contractor.user_id == VIEWER).correlate(None)
-        return cast("ColumnElement[bool]", jobs.contractor_id.in_(own))
+        return and_(same_organisation, jobs.contractor_id.in_(own))
     return false()
 
 
 @functools.cache
 def _readable(account_kind: int) -> Select[Job]:
-    condition = readable_condition(account_kind)
-    stmt = select(Job)
-    return stmt if condition is None else stmt.where(condition)
+    return select(Job).where(readable_condition(account_kind))
 
 
 def readable_jobs(principal: Principal) -> Select[Job]:
@@ -411,10 +416,7 @@ def _children(account_kind: int) -> Any:
         .order_by(_child.id)
         .correlate(Job)
     )
-    condition = readable_condition(account_kind, _child)
-    if condition is not None:
-        rows = rows.where(condition)
-    x = rows.subquery("x")
+    x = rows.where(readable_condition(account_kind, _child)).subquery("x")
     return select(json_array_agg(x.c.ord, x.c.uuid, x.c.job_ref)).scalar_subquery().label("remedial_jobs")
 
 
@@ -615,6 +617,7 @@ class NewJobContext:
     active: bool
     own_agent_id: int | None
     sla_target_hours: int | None
+    organisation_settings: dict[str, Any] | None  # raw; read through organisations.settings
 
 
 @functools.cache
@@ -629,7 +632,10 @@ def context_statement(account_kind: int, by_uuid: bool, own_agent: bool) -> Sele
         Property.branch_id, bindparam("priority_id", type_=Integer()), bindparam("job_type_id", type_=Integer())
     )
     where = Property.uuid == bindparam("property_uuid") if by_uuid else Property.id == bindparam("property_id")
-    stmt = select(Property.id, Property.branch_id, Property.is_active, agent, target.scalar_subquery()).where(where)
+    settings = select(Organisation.settings).where(Organisation.id == ORGANISATION).scalar_subquery()
+    stmt = select(Property.id, Property.branch_id, Property.is_active, agent, target.scalar_subquery(), settings).where(
+        where, Property.organisation_id == ORGANISATION
+    )
     branches = visible_branch_ids_for(_caller_kind(account_kind), VIEWER)
     return stmt if branches is None else stmt.where(Property.branch_id.in_(branches))
 
@@ -658,8 +664,12 @@ async def new_job_context(
     )
     if row is None:
         return None
-    pid, branch_id, active, agent_id, target = row
-    return NewJobContext(int(pid), int(branch_id), bool(active), None if agent_id is None else int(agent_id), target)
+    pid, branch_id, active, agent_id, target, settings = row
+    if isinstance(settings, str):  # the raw driver returns JSON text on SQLite
+        settings = json.loads(settings)
+    return NewJobContext(
+        int(pid), int(branch_id), bool(active), None if agent_id is None else int(agent_id), target, settings
+    )
 
 
 # What a new job's INSERT sets (besides id and job_ref, made from the id).

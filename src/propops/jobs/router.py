@@ -170,7 +170,9 @@ async def manage_job(principal: JobsCaller, ctx: Ctx, session: DbSession, body: 
             await service.update_job(ex, session, principal, job, body)
         elif body.action == "assign":
             lifecycle.ensure_allowed(principal, job, "assign")  # the state error before input errors
-            contractor = await service.resolve_contractor(ex, session, body.contractor_id, body.contractor_uuid)
+            contractor = await service.resolve_contractor(
+                ex, session, principal.organisation_id, body.contractor_id, body.contractor_uuid
+            )
             await service.assign(ex, session, principal, job, contractor, body.override_reason)
         else:
             await service.transition(

@@ -33,6 +33,7 @@ from propops.jobs.assignment import ContractorRef
 from propops.jobs.models import STATUS_NEW, Job, JobRow
 from propops.jobs.schemas import JobManageRequest
 from propops.lookups.service import Lookups, load_lookups
+from propops.organisations.settings import read_settings
 from propops.properties import service as properties
 
 NOT_FOUND = "Job not found."
@@ -94,9 +95,7 @@ async def _agent(
         stmt = stmt.where(Agent.uuid == check_uuid(agent_uuid, "agent_uuid"))
     if agent_id is not None:
         stmt = stmt.where(Agent.id == agent_id)
-    condition = agents_repository.agent_readable(principal)
-    if condition is not None:
-        stmt = stmt.where(condition)
+    stmt = stmt.where(agents_repository.agent_readable(principal))
     found = (await session.execute(stmt)).scalar_one_or_none()
     field = "agent_uuid" if agent_uuid is not None else "agent_id"
     if found is None:
@@ -112,12 +111,16 @@ async def _agent(
 
 
 async def resolve_contractor(
-    executor: Executor, session: AsyncSession, contractor_id: int | None, contractor_uuid: str | None
+    executor: Executor,
+    session: AsyncSession,
+    organisation_id: int,
+    contractor_id: int | None,
+    contractor_uuid: str | None,
 ) -> ContractorRef:
     if contractor_id is None and contractor_uuid is None:
         raise InvalidInput.field("contractor_uuid", "is required")
     value = check_uuid(contractor_uuid, "contractor_uuid") if contractor_uuid is not None else None
-    found = await assignment.contractor_ref(executor, session, contractor_id, value)
+    found = await assignment.contractor_ref(executor, session, organisation_id, contractor_id, value)
     if found is None:
         raise InvalidInput.field("contractor_uuid" if contractor_uuid else "contractor_id", "unknown contractor")
     return found
@@ -171,6 +174,9 @@ async def create_job(
         raise NotFound(properties.NOT_FOUND)
     if not context.active:
         raise InvalidInput.field("address_id", "the property is inactive")
+    allowed = read_settings(context.organisation_settings).job_type_ids
+    if allowed is not None and job_type_id is not None and job_type_id not in allowed:
+        raise InvalidInput.field("job_type_id", "is not a job type your organisation uses")
     if explicit_agent:
         agent_id = await _agent(session, principal, body.agent_id, body.agent_uuid, context.branch_id)
     else:
@@ -180,6 +186,7 @@ async def create_job(
         executor,
         session,
         {
+            "organisation_id": principal.organisation_id,  # the property's (the context checked it)
             "title": title,
             "description": description,
             "property_id": context.property_id,
@@ -210,7 +217,9 @@ async def create_job(
     )
     await repository.record(executor, session, job.id, principal.user_id, "created", None, snapshot(job), None, now)
     if body.contractor_id is not None or body.contractor_uuid is not None:
-        contractor = await resolve_contractor(executor, session, body.contractor_id, body.contractor_uuid)
+        contractor = await resolve_contractor(
+            executor, session, principal.organisation_id, body.contractor_id, body.contractor_uuid
+        )
         job = await assign(executor, session, principal, job, contractor, body.override_reason, now)
     return job
 
@@ -314,6 +323,7 @@ async def delete_job(session: AsyncSession, principal: Principal, job: JobRow) -
     lifecycle.ensure_may(principal, "delete")
     await audit.record(
         session,
+        organisation_id=principal.organisation_id,
         user_id=principal.user_id,
         action="delete",
         entity="job",

@@ -14,14 +14,22 @@ config = context.config
 
 
 def _run(connection: Connection) -> None:
-    context.configure(
-        connection=connection,
-        target_metadata=metadata,
-        compare_type=True,
-        render_as_batch=connection.dialect.name == "sqlite",
-    )
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # A batch migration recreates a table (copy, drop, rename); with foreign keys on, dropping
+        # the old table would run its children's ON DELETE CASCADE and empty them (tokens, agents,
+        # coverage cells...). Off for the run (the statement must come before any transaction),
+        # then every reference is checked before the work is kept.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    context.configure(connection=connection, target_metadata=metadata, compare_type=True, render_as_batch=sqlite)
     with context.begin_transaction():
         context.run_migrations()
+        if sqlite:
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"migration left rows with broken references: {broken[:5]}")
+    if sqlite:
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
 
 
 async def _run_async() -> None:

@@ -15,7 +15,7 @@ from sqlalchemy import Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from propops.core.clock import utcnow
-from propops.core.db import Base
+from propops.core.db import Base, organisation_column
 
 STATUS_QUEUED, STATUS_SENT, STATUS_FAILED = "queued", "sent", "failed"
 STATUSES = (STATUS_QUEUED, STATUS_SENT, STATUS_FAILED)
@@ -26,6 +26,7 @@ class EmailOutbox(Base):
     __table_args__ = (Index("ix_email_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = organisation_column()
     to_address: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(255))
     body_text: Mapped[str] = mapped_column(Text)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,11 +30,17 @@ def _check_address(to: str) -> str:
 
 
 def _outbox_values(
-    to: str, template: str, context: dict[str, Any], dedupe_key: str | None, not_before: datetime | None
+    organisation_id: int,
+    to: str,
+    template: str,
+    context: dict[str, Any],
+    dedupe_key: str | None,
+    not_before: datetime | None,
 ) -> dict[str, Any]:
     rendered = render(template, context)
     now = utcnow()
     return {
+        "organisation_id": organisation_id,
         "to_address": _check_address(to),
         "subject": rendered.subject,
         "body_text": rendered.text,
@@ -49,7 +55,7 @@ def _outbox_values(
 
 
 def _insert(mod: Any, deduplicated: bool) -> Any:
-    columns = ("to_address", "subject", "body_text", "body_html", "template", "status", "attempts",
+    columns = ("organisation_id", "to_address", "subject", "body_text", "body_html", "template", "status", "attempts",
                "next_attempt_at", "dedupe_key", "created_at")  # fmt: skip
     table = EmailOutbox.__table__
     stmt = mod.insert(EmailOutbox).values({c: bindparam(c, type_=table.c[c].type) for c in columns})
@@ -70,6 +76,7 @@ async def enqueue_email(
     executor: Executor,
     session: AsyncSession,
     *,
+    organisation_id: int,
     to: str,
     template: str,
     context: dict[str, Any],
@@ -83,7 +90,7 @@ async def enqueue_email(
     Returns the outbox id, or ``None`` when ``dedupe_key`` was already used (the email exists, so a
     rerun or a concurrent runner sends nothing twice).
     """
-    values = _outbox_values(to, template, context, dedupe_key, not_before)
+    values = _outbox_values(organisation_id, to, template, context, dedupe_key, not_before)
     statement = _ENQUEUE[(executor.dialect.name, dedupe_key is not None)]
     row = await executor.in_transaction_one(session, statement, **values)
     return None if row is None else int(row[0])
@@ -93,6 +100,7 @@ async def enqueue_email(
 class EmailSpec:
     """One email for ``enqueue_many``: the arguments of ``enqueue_email``."""
 
+    organisation_id: int
     to: str
     template: str
     context: dict[str, Any]
@@ -110,6 +118,7 @@ async def enqueue_many(session: AsyncSession, emails: list[EmailSpec]) -> int:
         rendered = render(e.template, e.context)
         values.append(
             {
+                "organisation_id": e.organisation_id,
                 "to_address": _check_address(e.to),
                 "subject": rendered.subject,
                 "body_text": rendered.text,
@@ -144,12 +153,15 @@ def outbox_payload(row: EmailOutbox) -> dict[str, Any]:
     }
 
 
-async def list_outbox(session: AsyncSession, *, status: str | None, page: Page) -> tuple[list[dict[str, Any]], int]:
-    """Default view is what needs attention: failed and queued, newest first."""
+async def list_outbox(
+    session: AsyncSession, *, organisation_id: int, status: str | None, page: Page
+) -> tuple[list[dict[str, Any]], int]:
+    """The organisation's emails; the default view is what needs attention: failed and queued,
+    newest first."""
     if status is not None and status not in STATUSES:
         raise InvalidInput.field("status", f"must be one of: {', '.join(STATUSES)}")
     wanted = [status] if status else [STATUS_FAILED, STATUS_QUEUED]
-    where = EmailOutbox.status.in_(wanted)
+    where = and_(EmailOutbox.organisation_id == organisation_id, EmailOutbox.status.in_(wanted))
     count = (await session.execute(select(func.count()).select_from(EmailOutbox).where(where))).scalar_one()
     rows = (
         await session.execute(
@@ -163,10 +175,10 @@ async def list_outbox(session: AsyncSession, *, status: str | None, page: Page) 
     return [outbox_payload(r) for r in rows], int(count)
 
 
-async def retry_email(session: AsyncSession, email_id: int) -> dict[str, Any]:
-    """Put a parked email back in the queue with a fresh attempt budget."""
+async def retry_email(session: AsyncSession, organisation_id: int, email_id: int) -> dict[str, Any]:
+    """Put a parked email of the organisation back in the queue with a fresh attempt budget."""
     row = await session.get(EmailOutbox, email_id)
-    if row is None:
+    if row is None or row.organisation_id != organisation_id:
         raise NotFound("No outbox email with that ID.")
     if row.status != STATUS_FAILED:
         raise Conflict("Only a failed email can be retried.")

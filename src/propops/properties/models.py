@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Boolean, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from propops.core.db import Base, TimestampMixin, UUIDMixin
+from propops.core.db import Base, TimestampMixin, UUIDMixin, organisation_column
 
 
 class Property(UUIDMixin, TimestampMixin, Base):
@@ -13,6 +13,7 @@ class Property(UUIDMixin, TimestampMixin, Base):
 
     __tablename__ = "properties"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = organisation_column()
     branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"), index=True)
     address_line1: Mapped[str] = mapped_column(String(200))
     address_line2: Mapped[str | None] = mapped_column(String(200), nullable=True)

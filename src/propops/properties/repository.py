@@ -1,6 +1,7 @@
 """Property statements: what a caller may see.
 
-A property belongs to a branch, so it is visible exactly when its branch is
+A property belongs to an organisation (another one's is a missing property) and to a branch, and
+it is visible exactly when its branch is
 (``agents.repository.visible_branch_ids``: staff all, agents their assigned and shared branches,
 anyone else none). Every list, get and write of properties starts from ``readable_properties``.
 """
@@ -17,7 +18,7 @@ from propops.properties.models import Property
 
 def readable_properties(principal: Principal) -> Select[Property]:
     """The properties the caller may see (active or not)."""
-    stmt = select(Property)
+    stmt = select(Property).where(Property.organisation_id == principal.organisation_id)
     condition = in_visible_branches(Property.branch_id, principal)
     return stmt if condition is None else stmt.where(condition)
 

@@ -134,6 +134,7 @@ async def create_property(
     if point.postcode.count(" ") != 1 or len(point.postcode.split(" ")[1]) != 3:
         raise InvalidInput.field("postcode", "must be a full postcode such as LS1 4AP")
     prop = Property(
+        organisation_id=branch.organisation_id,
         branch_id=branch.id,
         address_line1=line1,
         address_line2=clean_text(body.address_line2, "address_line2", 200),
@@ -150,7 +151,13 @@ async def create_property(
     session.add(prop)
     await session.flush()
     await audit.record(
-        session, user_id=principal.user_id, action="create", entity="property", entity_id=prop.id, after=_snapshot(prop)
+        session,
+        organisation_id=principal.organisation_id,
+        user_id=principal.user_id,
+        action="create",
+        entity="property",
+        entity_id=prop.id,
+        after=_snapshot(prop),
     )
     return prop, branch.name
 
@@ -192,6 +199,7 @@ async def update_property(
     if after != before:
         await audit.record(
             session,
+            organisation_id=principal.organisation_id,
             user_id=principal.user_id,
             action="update",
             entity="property",
