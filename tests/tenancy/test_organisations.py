@@ -6,8 +6,11 @@ import uuid as uuid_mod
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
 
 from propops.demo import SECOND_ADMIN
+from propops.notifications.models import EmailOutbox
 from tests.conftest import AuthedClient, assert_error, login_as
 
 URL = "/api/admin/organisations"
@@ -171,9 +174,10 @@ async def test_own_settings(client: httpx.AsyncClient) -> None:
     assert (await first.get(SETTINGS)).json()["data"]["settings"]["notifications"]["case_note"] is True
 
 
-async def test_the_organisations_notification_switch_is_honoured(client: httpx.AsyncClient) -> None:
+async def test_the_organisations_notification_switch_is_honoured(app: FastAPI, client: httpx.AsyncClient) -> None:
     """Riverside turns case-note mail off: a note asking for mail queues none; back on, it queues
-    one to the contractor. The first organisation never sees Riverside's outbox."""
+    one to the contractor, signed with Riverside's branding name. The first organisation never
+    sees Riverside's outbox."""
     from propops.demo import SECOND_AGENT, SECOND_CONTRACTOR
 
     r_admin = await login_as(client, SECOND_ADMIN)
@@ -199,6 +203,16 @@ async def test_the_organisations_notification_switch_is_honoured(client: httpx.A
     )
     assert r.status_code == 200, r.text
     assert await queued_notes() == before + 1
+    async with app.state.ctx.db.sessionmaker() as session:
+        body = (
+            await session.execute(
+                select(EmailOutbox.body_text)
+                .where(EmailOutbox.subject.startswith(f"Case note on {job['job_ref']}"))
+                .order_by(EmailOutbox.id.desc())
+                .limit(1)
+            )
+        ).scalar_one()
+    assert "Riverside Homes (automated message)" in body
     first = await login_as(client, "admin@example.com")
     theirs = await first.get("/api/notifications/outbox", params={"action": "list", "status": "queued", "limit": 200})
     assert job["job_ref"] not in theirs.text

@@ -138,9 +138,11 @@ async def run_reminders(db: Database, settings: Settings, *, today: date | None 
             by_step: dict[str, list[int]] = {}
             for cert_id, step in sorted(claimed):
                 row = wanted[(cert_id, step)]
-                context = _context(row, step, today)
-                key = f"cert-reminder:{cert_id}:{step}"
                 organisation_id, org_settings, is_platform = row[7], read_settings(row[8]), row[9]
+                context = _context(row, step, today)
+                if org_settings.branding_name:
+                    context["sender"] = org_settings.branding_name  # the organisation's name on its mail
+                key = f"cert-reminder:{cert_id}:{step}"
                 if org_settings.notifications.certification_reminder:
                     emails.append(
                         EmailSpec(organisation_id, row[5], "certification_reminder", context, f"{key}:contractor")

@@ -20,7 +20,7 @@ from propops.infra.executor import Executor
 from propops.jobs.models import JobRow
 from propops.notifications.service import enqueue_email
 from propops.organisations.models import Organisation
-from propops.organisations.settings import wants_email
+from propops.organisations.settings import read_settings, wants_email
 
 # The responsible agent's email and first name (none: the branch's email), for ``agent_id`` and
 # ``branch_id``: one statement.
@@ -57,10 +57,14 @@ async def _queue(
 ) -> int:
     if not to:
         return 0
-    settings = await executor.in_transaction_one(session, ORGANISATION_SETTINGS, organisation_id=job.organisation_id)
-    if not wants_email(None if settings is None else _json(settings[0]), kind):
+    row = await executor.in_transaction_one(session, ORGANISATION_SETTINGS, organisation_id=job.organisation_id)
+    stored = None if row is None else _json(row[0])
+    if not wants_email(stored, kind):
         return 0  # the organisation turned this notification off (organisations.settings)
     context: dict[str, Any] = {"subject": subject, "heading": heading, "lines": lines, "greeting": greeting}
+    sender = read_settings(stored).branding_name
+    if sender:
+        context["sender"] = sender  # the organisation's name on its mail (the templates' sign-off)
     queued = await enqueue_email(
         executor,
         session,
