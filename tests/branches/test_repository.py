@@ -45,11 +45,11 @@ async def test_usage_counters(app: FastAPI, admin: AuthedClient) -> None:
     world = await build_world(app, admin)
     a, b, c = (world.branches[n] for n in "ABC")
     async with app.state.ctx.db.sessionmaker() as session:
-        assert await active_agent_counts(session, [a, b, c]) == {a: 1, b: 1, c: 2}
+        assert await active_agent_counts(session, 1, [a, b, c]) == {a: 1, b: 1, c: 2}
         # solo has only A, third only C; sharer has two branches
-        assert await sole_branch_agent_counts(session, [a, b, c]) == {a: 1, b: 0, c: 1}
-        assert await open_job_counts(session, [a, b, c]) == {a: 0, b: 0, c: 0}
-        assert await active_agent_counts(session, []) == {}
+        assert await sole_branch_agent_counts(session, 1, [a, b, c]) == {a: 1, b: 0, c: 1}
+        assert await open_job_counts(session, 1, [a, b, c]) == {a: 0, b: 0, c: 0}
+        assert await active_agent_counts(session, 1, []) == {}
     prop = await new_property(admin, branch_id=b)
     jobs = [await new_job(admin, prop) for _ in range(3)]
     assert (await act(admin, jobs[0]["uuid"], "cancel")).status_code == 200
@@ -57,8 +57,8 @@ async def test_usage_counters(app: FastAPI, admin: AuthedClient) -> None:
     r = await admin.post("/api/agents/manage", json={"action": "deactivate", "agent_uuid": extra["uuid"]})
     assert r.status_code == 200, r.text
     async with app.state.ctx.db.sessionmaker() as session:
-        assert await open_job_counts(session, [b, c]) == {b: 2, c: 0}
-        assert await active_agent_counts(session, [b]) == {b: 1}  # the deactivated agent does not count
+        assert await open_job_counts(session, 1, [b, c]) == {b: 2, c: 0}
+        assert await active_agent_counts(session, 1, [b]) == {b: 1}  # the deactivated agent does not count
 
 
 async def test_the_app_installs_the_counters(app: FastAPI) -> None:

@@ -27,7 +27,7 @@ class TestSlaTargetHours:
 
     async def test_open_job_counts_covers_every_branch_asked(self, app: FastAPI) -> None:
         async with app.state.ctx.db.sessionmaker() as session:
-            counts = await open_job_counts(session, [1, 2, 999999])
+            counts = await open_job_counts(session, 1, [1, 2, 999999])
             assert set(counts) == {1, 2, 999999}
             assert counts[999999] == 0
             assert all(isinstance(v, int) and v >= 0 for v in counts.values())

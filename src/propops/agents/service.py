@@ -305,31 +305,37 @@ async def change_sharing(
 # --- branch usage (counted for the branch admin view, through ``branches.usage``) ------------------
 
 
-def _active_at(branch_ids: Sequence[int]) -> Select[int, int]:
+def _active_at(organisation_id: int, branch_ids: Sequence[int]) -> Select[int, int]:
     return (
         select(AgentBranch.branch_id, func.count())
         .join(Agent, Agent.id == AgentBranch.agent_id)
         .join(User, User.id == Agent.user_id)
-        .where(AgentBranch.branch_id.in_(list(branch_ids)), User.account_status_id == STATUS_ACTIVE)
+        .where(
+            Agent.organisation_id == organisation_id,
+            AgentBranch.branch_id.in_(list(branch_ids)),
+            User.account_status_id == STATUS_ACTIVE,
+        )
         .group_by(AgentBranch.branch_id)
     )
 
 
-async def active_agent_counts(session: AsyncSession, branch_ids: Sequence[int]) -> dict[int, int]:
+async def active_agent_counts(session: AsyncSession, organisation_id: int, branch_ids: Sequence[int]) -> dict[int, int]:
     """Active agents assigned to or sharing each branch (missing ids: 0), one grouped query."""
     counts = dict.fromkeys(branch_ids, 0)
     if counts:
-        for branch_id, count in await session.execute(_active_at(list(counts))):
+        for branch_id, count in await session.execute(_active_at(organisation_id, list(counts))):
             counts[int(branch_id)] = int(count)
     return counts
 
 
-async def sole_branch_agent_counts(session: AsyncSession, branch_ids: Sequence[int]) -> dict[int, int]:
+async def sole_branch_agent_counts(
+    session: AsyncSession, organisation_id: int, branch_ids: Sequence[int]
+) -> dict[int, int]:
     """Active agents for whom the branch is the only one they may operate on (missing ids: 0)."""
     counts = dict.fromkeys(branch_ids, 0)
     if counts:
         other = aliased(AgentBranch)
         alone = ~exists().where(and_(other.agent_id == AgentBranch.agent_id, other.branch_id != AgentBranch.branch_id))
-        for branch_id, count in await session.execute(_active_at(list(counts)).where(alone)):
+        for branch_id, count in await session.execute(_active_at(organisation_id, list(counts)).where(alone)):
             counts[int(branch_id)] = int(count)
     return counts

@@ -86,8 +86,9 @@ async def _payloads(session: AsyncSession, usage: BranchUsage, rows: Sequence[Br
     """Four statements for any page: the rows (done), their rules, agent counts and open jobs."""
     ids = [b.id for b in rows]
     rules = await rules_by_branch(session, ids)
-    agents = await usage.active_agents(session, ids)
-    jobs = await usage.open_jobs(session, ids)
+    organisation_id = rows[0].organisation_id if rows else 0
+    agents = await usage.active_agents(session, organisation_id, ids)
+    jobs = await usage.open_jobs(session, organisation_id, ids)
     return [branch_payload(b, agents.get(b.id, 0), jobs.get(b.id, 0), rules.get(b.id, [])) for b in rows]
 
 
@@ -241,10 +242,10 @@ async def update_branch(
 
 async def delete_branch(session: AsyncSession, usage: BranchUsage, branch: Branch, *, actor_id: int | None) -> Branch:
     """DELETE keeps history: the branch is disabled, and refused while it still carries work."""
-    open_jobs = (await usage.open_jobs(session, [branch.id])).get(branch.id, 0)
+    open_jobs = (await usage.open_jobs(session, branch.organisation_id, [branch.id])).get(branch.id, 0)
     if open_jobs:
         raise Conflict(f"The branch has {open_jobs} open job(s); close or move them before removing it.")
-    sole = (await usage.sole_agents(session, [branch.id])).get(branch.id, 0)
+    sole = (await usage.sole_agents(session, branch.organisation_id, [branch.id])).get(branch.id, 0)
     if sole:
         raise Conflict(
             f"The branch is the only branch of {sole} active agent(s); assign them another branch before removing it."

@@ -18,8 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from propops.core.context import AppContext
 from propops.core.deps import Ctx
 
-# (session, branch ids) -> count per branch id, every id present (0 when none); one grouped query
-Counter = Callable[[AsyncSession, Sequence[int]], Awaitable[dict[int, int]]]
+# (session, organisation id, branch ids of that organisation) -> count per branch id, every id
+# present (0 when none); one grouped query. The organisation leads the jobs indexes.
+Counter = Callable[[AsyncSession, int, Sequence[int]], Awaitable[dict[int, int]]]
 KEY = "branches.usage"
 
 

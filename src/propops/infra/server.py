@@ -14,6 +14,11 @@ server, sets the tail there). Two more pairs after it became the default, superv
 203.8 then 262.5 req/s, 120.8 then 159.9 (+4 % and +5 % per CPU left), p50 over the mix 296 then
 201 ms, 520 then 374 ms, but p99 722 then 787 ms, 904 then 1,075 ms: granian has no connection
 rebalancing, and its fuller worker (35 of 64 kept-alive connections) had the worse tail.
+On a quiet machine (2026-12-03, other load ~6 % of a core; same report, 30 s, alternated), the
+code of "The house" issue: granian 896.0 / 724.6 / 659.5 / 874.1 req/s, worst-endpoint p99 158.5 /
+206.6 / 240.5 / 190.5 ms; the supervisor 866.4 / 879.9 / 786.5 req/s, p99 139.7 / 150.2 / 226.9 ms
+(and the code before it, on the supervisor, 746.7 / 888.4 req/s, p99 178.4 / 148.0 ms). Per unit
+of the same run's framework floor granian served ~4 % more; the supervisor kept the lower tail.
 
 ``supervisor``: kept, one setting away, because it alone evens out kept-alive connections
 between the workers (below; its p99 was the lower one in the last pairs) and restarts a crashing

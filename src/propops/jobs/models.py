@@ -30,7 +30,10 @@ class Job(UUIDMixin, TimestampMixin, Base):
 
     __tablename__ = "jobs"
     __table_args__ = (
-        Index("ix_jobs_branch_id_id", "branch_id", "id"),
+        # Organisation first (migration 0012): every caller-scoped read compares it, and with it
+        # leading, a branch's list and count stay index-only (the count read the heap for the
+        # organisation otherwise: database time per branch list 4.3 -> 15.3 ms in the load report).
+        Index("ix_jobs_organisation_id_branch_id_id", "organisation_id", "branch_id", "id"),
         # A staff list of its organisation's jobs, newest first, and its count (migration 0012).
         Index("ix_jobs_organisation_id_id", "organisation_id", "id"),
         Index("ix_jobs_contractor_id_id", "contractor_id", "id"),
@@ -40,7 +43,15 @@ class Job(UUIDMixin, TimestampMixin, Base):
         # Covering index for agent KPIs (migration 0006): index-only scans over one agent's jobs.
         Index("ix_jobs_agent_kpi", "agent_id", "reported_at", "status_id", "completed_at", "branch_id", "id"),
         # Covering index for the SLA verdict per branch (migration 0008): sla_status counts.
-        Index("ix_jobs_branch_sla", "branch_id", "status_id", "sla_due_at", "completed_at", "sla_target_hours"),
+        Index(
+            "ix_jobs_organisation_branch_sla",
+            "organisation_id",
+            "branch_id",
+            "status_id",
+            "sla_due_at",
+            "completed_at",
+            "sla_target_hours",
+        ),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     organisation_id: Mapped[int] = organisation_column(index=False)  # copied from the property
