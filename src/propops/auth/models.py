@@ -36,6 +36,8 @@ class Permission(Base):
 class Role(Base):
     __tablename__ = "roles"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # None: a built-in role every organisation uses; otherwise a role one organisation made.
+    organisation_id: Mapped[int | None] = organisation_column(nullable=True)
     name: Mapped[str] = mapped_column(String(80), unique=True)
     account_type_id: Mapped[int] = mapped_column(ForeignKey("account_types.id"))
     # Lower is more powerful (reference §2.7); nobody may act on a level below their own.

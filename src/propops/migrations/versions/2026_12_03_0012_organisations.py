@@ -43,6 +43,7 @@ OWNED: dict[str, bool] = {
     "certifications": False,
     "email_outbox": False,
     "audit_log": True,
+    "roles": True,  # NULL: a built-in role, shared by every organisation
 }
 
 
@@ -77,7 +78,8 @@ def upgrade() -> None:
     for table, nullable in OWNED.items():
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.add_column(sa.Column("organisation_id", sa.Integer(), nullable=True))
-        bind.execute(sa.text(f"UPDATE {table} SET organisation_id = 1"))  # noqa: S608 - a constant name
+        if table != "roles":  # the existing roles are the built-in ones
+            bind.execute(sa.text(f"UPDATE {table} SET organisation_id = 1"))  # noqa: S608 - a constant name
         with op.batch_alter_table(table, schema=None) as batch_op:
             if not nullable:
                 batch_op.alter_column("organisation_id", existing_type=sa.Integer(), nullable=False)
